@@ -1,0 +1,48 @@
+// Package pyjson reproduces the parts of Python's json and str() that the
+// SageMaker training toolkit's output depends on: json.loads (NaN, Infinity,
+// arbitrary-precision integers, ordered objects), json.dumps with
+// sort_keys=True, separators=(",", ":") and ensure_ascii=True, and str()/repr()
+// of decoded values.
+//
+// Values are: nil, bool, int64, *big.Int (integers outside int64), float64,
+// string, []any and *Object.
+package pyjson
+
+// Object is a JSON object that keeps its keys in first-insertion order, as a
+// Python dict does.
+type Object struct {
+	keys []string
+	m    map[string]any
+}
+
+// NewObject returns an empty object.
+func NewObject() *Object { return &Object{m: map[string]any{}} }
+
+// Set stores v under k; a new key is appended, an existing one keeps its place.
+func (o *Object) Set(k string, v any) {
+	if _, ok := o.m[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.m[k] = v
+}
+
+// Get returns the value stored under k.
+func (o *Object) Get(k string) (any, bool) {
+	v, ok := o.m[k]
+	return v, ok
+}
+
+// Keys returns the keys in insertion order. The slice must not be modified.
+func (o *Object) Keys() []string { return o.keys }
+
+// Len returns the number of keys.
+func (o *Object) Len() int { return len(o.keys) }
+
+// Parse decodes data as Python's json.loads does.
+func Parse(data []byte) (any, error) { panic("unimplemented") }
+
+// Dumps encodes v as json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=True).
+func Dumps(v any) string { panic("unimplemented") }
+
+// Str formats v as Python's str(v).
+func Str(v any) string { panic("unimplemented") }
