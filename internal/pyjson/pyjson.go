@@ -2,7 +2,9 @@
 // SageMaker training toolkit's output depends on: json.loads (NaN, Infinity,
 // arbitrary-precision integers, ordered objects), json.dumps with
 // sort_keys=True, separators=(",", ":") and ensure_ascii=True, and str()/repr()
-// of decoded values.
+// of decoded values (Str, and the toolkit's value rules for command-line
+// arguments, ArgValue, and for SM_* environment variables, EnvValue), and
+// str.upper() (Upper) for variable names.
 //
 // Values are: nil, bool, int64, *big.Int (integers outside int64), float64,
 // string, []any and *Object.
@@ -37,12 +39,3 @@ func (o *Object) Keys() []string { return o.keys }
 
 // Len returns the number of keys.
 func (o *Object) Len() int { return len(o.keys) }
-
-// Parse decodes data as Python's json.loads does.
-func Parse(data []byte) (any, error) { panic("unimplemented") }
-
-// Dumps encodes v as json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=True).
-func Dumps(v any) string { panic("unimplemented") }
-
-// Str formats v as Python's str(v).
-func Str(v any) string { panic("unimplemented") }
