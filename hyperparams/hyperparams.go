@@ -1,8 +1,50 @@
-// Package hyperparams owns input/config/hyperparameters.json.
+// Package hyperparams owns input/config/hyperparameters.json: it reads the
+// file the way AWS's Python sagemaker-training-toolkit does (each value given
+// as a JSON string is decoded with json.loads, falling back to the string
+// itself), splits off the framework parameters, formats the command-line
+// arguments the toolkit passes to a training program, binds values into a Go
+// struct (Decode) and writes the file (WriteFile).
 package hyperparams
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sagemaker-go/training/internal/pyjson"
+)
 
 // FileName is the base name of the hyperparameters file.
 const FileName = "hyperparameters.json"
+
+// SageMaker's limits on CreateTrainingJob's HyperParameters map, in
+// characters. Parse rejects longer keys and string values; SageMaker's limit
+// of 100 entries is not checked when reading (the API enforces it before a
+// job starts; local files may have more).
+const (
+	MaxKeyLen   = 256
+	MaxValueLen = 2500
+)
+
+// Reserved lists the toolkit's reserved hyperparameter names
+// (params.SAGEMAKER_HYPERPARAMETERS). Every other sagemaker_* name is a
+// framework parameter too.
+var Reserved = []string{
+	"sagemaker_program",
+	"sagemaker_submit_directory",
+	"sagemaker_enable_cloudwatch_metrics",
+	"sagemaker_region",
+	"sagemaker_container_log_level",
+	"sagemaker_job_name",
+	"default_user_module_name",
+	"_tuning_objective_metric",
+	"sagemaker_s3_output",
+}
 
 // Set is an ordered set of hyperparameters (file order), each with the raw
 // value from the file and the value decoded the toolkit's way.
@@ -16,22 +58,225 @@ type value struct {
 	decoded any // pyjson value after the toolkit's json.loads fallback
 }
 
+// decodeValue applies the toolkit's rule to one value: a string is parsed as
+// JSON, and kept as it is when that fails; any other value is kept.
+func decodeValue(raw any) any {
+	s, ok := raw.(string)
+	if !ok {
+		return raw
+	}
+	if v, err := pyjson.Parse([]byte(s)); err == nil {
+		return v
+	}
+	return s
+}
+
+// Error is a problem with hyperparameters.json or with one hyperparameter.
+type Error struct {
+	File  string // file name or path; FileName when empty
+	Key   string // hyperparameter name; empty for a problem with the whole file
+	Field string // Go struct field (Decode), if any
+	Msg   string // what was expected and what was found
+	Err   error  // underlying error, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString(FileName)
+	}
+	b.WriteString(": ")
+	if e.Key != "" || e.Field != "" {
+		b.WriteString(pyjson.Dumps(e.Key))
+		if e.Field != "" {
+			b.WriteString(" (field ")
+			b.WriteString(e.Field)
+			b.WriteString(")")
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrMissing is wrapped by the errors for a hyperparameter that is absent:
+// a getter's name, or a Decode field tagged required.
+var ErrMissing = errors.New("hyperparameter missing")
+
 // Parse decodes the content of hyperparameters.json (all keys, none split off).
-func Parse(data []byte) (Set, error) { panic("unimplemented") }
+// Problems are reported together, each naming the file and the key.
+func Parse(data []byte) (Set, error) {
+	return parse(data, FileName)
+}
 
-// ReadFile reads and parses a hyperparameters.json file.
-func ReadFile(path string) (Set, error) { panic("unimplemented") }
+func parse(data []byte, file string) (Set, error) {
+	fail := func(msg string, err error) (Set, error) {
+		return Set{}, &Error{File: file, Msg: msg, Err: err}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fail("empty file, want a JSON object of hyperparameters", nil)
+	}
+	v, err := pyjson.Parse(data)
+	if err != nil {
+		var se *pyjson.SyntaxError
+		if errors.As(err, &se) && se.Msg == "invalid UTF-8" {
+			return fail(fmt.Sprintf("not UTF-8 text (at byte offset %d)", se.Offset), err)
+		}
+		return fail("invalid JSON, want an object of hyperparameters: "+err.Error(), err)
+	}
+	o, ok := v.(*pyjson.Object)
+	if !ok {
+		return fail("want a JSON object at the top level, got "+describe(v), nil)
+	}
+	s := Set{keys: slices.Clone(o.Keys()), vals: make(map[string]value, o.Len())}
+	var errs []error
+	for _, k := range s.keys {
+		raw, _ := o.Get(k)
+		if n := utf8.RuneCountInString(k); n > MaxKeyLen {
+			errs = append(errs, &Error{File: file, Key: k, Msg: fmt.Sprintf("name is %d characters long, SageMaker allows at most %d", n, MaxKeyLen)})
+		}
+		if str, ok := raw.(string); ok {
+			if n := utf8.RuneCountInString(str); n > MaxValueLen {
+				errs = append(errs, &Error{File: file, Key: k, Msg: fmt.Sprintf("value is %d characters long, SageMaker allows at most %d", n, MaxValueLen)})
+			}
+		}
+		s.vals[k] = value{raw: raw, decoded: decodeValue(raw)}
+	}
+	if len(errs) > 0 {
+		return Set{}, errors.Join(errs...)
+	}
+	return s, nil
+}
 
-// WriteFile writes hps as hyperparameters.json (atomically).
-func WriteFile(path string, hps map[string]string) error { panic("unimplemented") }
+// describe names the JSON type of a pyjson value for error messages.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean (" + pyjson.Dumps(v) + ")"
+	case string:
+		return "a string (" + quote(v) + ")"
+	case []any:
+		return "a list"
+	case *pyjson.Object:
+		return "an object"
+	}
+	return "a number (" + pyjson.Dumps(v) + ")"
+}
+
+// quote shortens s for an error message and quotes it as JSON.
+func quote(s string) string {
+	const max = 80
+	if utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s = string(r[:max]) + "..."
+	}
+	return pyjson.Dumps(s)
+}
+
+// ReadFile reads and parses a hyperparameters.json file. Errors name path.
+func ReadFile(path string) (Set, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Set{}, &Error{File: path, Msg: "file not found, want a JSON object of hyperparameters", Err: err}
+		}
+		return Set{}, &Error{File: path, Msg: "cannot read: " + err.Error(), Err: err}
+	}
+	return parse(data, path)
+}
+
+// WriteFile writes hps as hyperparameters.json: a JSON object with the keys
+// sorted and each value the exact string given (as SageMaker writes it). The
+// file is written to a temporary file in the same directory and renamed into
+// place, so readers never see a partial file. Names and values longer than
+// SageMaker allows are refused, as Parse would refuse them.
+func WriteFile(path string, hps map[string]string) error {
+	var errs []error
+	for _, k := range sortedKeys(hps) {
+		if n := utf8.RuneCountInString(k); n > MaxKeyLen {
+			errs = append(errs, &Error{File: path, Key: k, Msg: fmt.Sprintf("name is %d characters long, SageMaker allows at most %d", n, MaxKeyLen)})
+		}
+		if n := utf8.RuneCountInString(hps[k]); n > MaxValueLen {
+			errs = append(errs, &Error{File: path, Key: k, Msg: fmt.Sprintf("value is %d characters long, SageMaker allows at most %d", n, MaxValueLen)})
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(hps[k]) {
+			errs = append(errs, &Error{File: path, Key: k, Msg: "not valid UTF-8"})
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	data := []byte(pyjson.Dumps(hps) + "\n")
+	return writeAtomic(path, data)
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
 
 // IsReserved reports whether name is a framework parameter (the toolkit's
 // reserved names and every sagemaker_* key).
-func IsReserved(name string) bool { panic("unimplemented") }
+func IsReserved(name string) bool {
+	return strings.HasPrefix(name, "sagemaker_") || slices.Contains(Reserved, name)
+}
 
 // Split separates framework parameters (reserved names and sagemaker_*) from
-// user hyperparameters.
-func (s Set) Split() (user, framework Set) { panic("unimplemented") }
+// user hyperparameters. Both keep file order.
+func (s Set) Split() (user, framework Set) {
+	framework, user = s.split(IsReserved)
+	return user, framework
+}
+
+// split is the toolkit's split_by_criteria: included keys, excluded keys.
+func (s Set) split(include func(string) bool) (included, excluded Set) {
+	included.vals, excluded.vals = map[string]value{}, map[string]value{}
+	for _, k := range s.keys {
+		dst := &excluded
+		if include(k) {
+			dst = &included
+		}
+		dst.keys = append(dst.keys, k)
+		dst.vals[k] = s.vals[k]
+	}
+	return included, excluded
+}
 
 // Keys returns the names in file order.
 func (s Set) Keys() []string { return s.keys }
@@ -45,13 +290,60 @@ func (s Set) Value(name string) (any, bool) {
 	return v.decoded, ok
 }
 
-// Args returns the toolkit's to_cmd_args() list for the set.
-func (s Set) Args() []string { panic("unimplemented") }
+// Raw returns the value of name as written in the file (a pyjson value,
+// usually a string).
+func (s Set) Raw(name string) (any, bool) {
+	v, ok := s.vals[name]
+	return v.raw, ok
+}
 
-// Decode binds the set into the struct pointed to by dst.
-func (s Set) Decode(dst any, opts ...DecodeOption) error { panic("unimplemented") }
+// Object returns the decoded values in file order, as the toolkit's
+// hyperparameters dict (SM_HPS, SM_TRAINING_ENV). The caller may modify it.
+func (s Set) Object() *pyjson.Object {
+	o := pyjson.NewObject()
+	for _, k := range s.keys {
+		o.Set(k, s.vals[k].decoded)
+	}
+	return o
+}
 
-// DecodeOption configures Decode.
-type DecodeOption func(*decodeConfig)
+// argName is the toolkit's option name: "" for an empty key, "-k" for one
+// character, "--key" otherwise; no character is replaced.
+func argName(k string) string {
+	switch utf8.RuneCountInString(k) {
+	case 0:
+		return ""
+	case 1:
+		return "-" + k
+	}
+	return "--" + k
+}
 
-type decodeConfig struct{ disallowUnknown bool }
+// Args returns the toolkit's to_cmd_args() list for the set: for each name
+// in code-point order, the option ("--name", "-n" for a one-character name,
+// "" for an empty name) and the value as Python's str() prints it (None as
+// "", a dict as "k=v,k=v" with sorted keys). Always two tokens per name.
+func (s Set) Args() []string {
+	keys := slices.Sorted(slices.Values(s.keys))
+	out := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, argName(k), pyjson.ArgValue(s.vals[k].decoded))
+	}
+	return out
+}
+
+// ArgsEq is Args with each option and its value joined as one token,
+// "--name=value", the form Go's flag package reads even when the value is
+// empty or starts with '-'. A hyperparameter with an empty name is left out:
+// no flag can take it.
+func (s Set) ArgsEq() []string {
+	keys := slices.Sorted(slices.Values(s.keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		out = append(out, argName(k)+"="+pyjson.ArgValue(s.vals[k].decoded))
+	}
+	return out
+}

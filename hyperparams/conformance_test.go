@@ -1,0 +1,181 @@
+package hyperparams
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sagemaker-go/training/internal/pyjson"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// caseValue turns a value of the conformance file into the Python value the
+// toolkit's test used: {"__bytes__": s} is a bytes value, which the toolkit
+// decodes as latin-1, i.e. the string s.
+func caseValue(v any) any {
+	switch v := v.(type) {
+	case *pyjson.Object:
+		if v.Len() == 1 && v.Keys()[0] == "__bytes__" {
+			s, _ := v.Get("__bytes__")
+			return s
+		}
+		o := pyjson.NewObject()
+		for _, k := range v.Keys() {
+			e, _ := v.Get(k)
+			o.Set(k, caseValue(e))
+		}
+		return o
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = caseValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+type confCase struct {
+	source   string
+	input    any
+	expected any
+}
+
+func loadCases(t *testing.T, area string) []confCase {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "python-toolkit-cases.json"))
+	require.NoError(t, err)
+	all, err := pyjson.Parse(data)
+	require.NoError(t, err)
+	var out []confCase
+	for _, c := range all.([]any) {
+		o := c.(*pyjson.Object)
+		if a, _ := o.Get("area"); a != area {
+			continue
+		}
+		src, _ := o.Get("source")
+		in, _ := o.Get("input")
+		exp, _ := o.Get("expected")
+		if multi, _ := o.Get("multi"); multi == true {
+			ins, exps := in.([]any), exp.([]any)
+			require.Len(t, exps, len(ins))
+			for i := range ins {
+				out = append(out, confCase{src.(string), caseValue(ins[i]), caseValue(exps[i])})
+			}
+		} else {
+			out = append(out, confCase{src.(string), caseValue(in), caseValue(exp)})
+		}
+	}
+	require.NotEmpty(t, out, "no conformance cases for area %s", area)
+	return out
+}
+
+// setOf builds a Set holding already-decoded values, as the toolkit's
+// to_cmd_args receives them.
+func setOf(o *pyjson.Object) Set {
+	s := Set{vals: map[string]value{}}
+	for _, k := range o.Keys() {
+		v, _ := o.Get(k)
+		s.keys = append(s.keys, k)
+		s.vals[k] = value{raw: v, decoded: v}
+	}
+	return s
+}
+
+func writeHPFile(t *testing.T, o *pyjson.Object) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	// Top-level keys in the object's order (Dumps would sort them).
+	var b strings.Builder
+	b.WriteString("{")
+	for i, k := range o.Keys() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v, _ := o.Get(k)
+		b.WriteString(pyjson.Dumps(k) + ": " + pyjson.Dumps(v))
+	}
+	b.WriteString("}")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	return path
+}
+
+func TestConformanceCLIArgs(t *testing.T) {
+	for _, c := range loadCases(t, "cli_args") {
+		want := []string{}
+		for _, e := range c.expected.([]any) {
+			want = append(want, e.(string))
+		}
+		assert.Equal(t, want, setOf(c.input.(*pyjson.Object)).Args(), c.source)
+	}
+}
+
+func TestConformanceSplit(t *testing.T) {
+	for _, c := range loadCases(t, "hyperparameters.split") {
+		in := c.input.(*pyjson.Object)
+		d, _ := in.Get("dictionary")
+		keys, _ := in.Get("keys")
+		prefix, _ := in.Get("prefix")
+		var keyList []string
+		if keys != nil {
+			for _, k := range keys.([]any) {
+				keyList = append(keyList, k.(string))
+			}
+		}
+		incl, excl := setOf(d.(*pyjson.Object)).split(func(k string) bool {
+			p, _ := prefix.(string)
+			return contains(keyList, k) || (p != "" && strings.HasPrefix(k, p))
+		})
+		exp := c.expected.(*pyjson.Object)
+		wantIncl, _ := exp.Get("included")
+		wantExcl, _ := exp.Get("excluded")
+		assert.Equal(t, pyjson.Dumps(wantIncl), pyjson.Dumps(incl.Object()), c.source)
+		assert.Equal(t, pyjson.Dumps(wantExcl), pyjson.Dumps(excl.Object()), c.source)
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestConformanceDecode(t *testing.T) {
+	n := 0
+	for _, c := range loadCases(t, "hyperparameters.decode") {
+		in := c.input.(*pyjson.Object)
+		exp := c.expected.(*pyjson.Object)
+		if file, ok := in.Get("hyperparameters.json"); ok {
+			// The toolkit's read_hyperparameters(): read the file,
+			// decode each value.
+			s, err := ReadFile(writeHPFile(t, file.(*pyjson.Object)))
+			require.NoError(t, err, c.source)
+			assert.Equal(t, pyjson.Dumps(exp), pyjson.Dumps(s.Object()), c.source)
+			assert.Equal(t, file.(*pyjson.Object).Keys(), s.Keys(), "file order kept: %s", c.source)
+			n++
+			continue
+		}
+		// Derived case: raw strings → command-line value and SM_HP_* value.
+		s, err := ReadFile(writeHPFile(t, in))
+		require.NoError(t, err)
+		cli, _ := exp.Get("cli_value")
+		env, _ := exp.Get("SM_HP_value")
+		args := s.Args()
+		require.Len(t, args, 2*in.Len())
+		for i := 0; i < len(args); i += 2 {
+			k := strings.TrimPrefix(args[i], "--")
+			want, _ := cli.(*pyjson.Object).Get(k)
+			assert.Equal(t, want, args[i+1], "command-line value of %s", k)
+			v, _ := s.Value(k)
+			want, _ = env.(*pyjson.Object).Get(k)
+			assert.Equal(t, want, pyjson.EnvValue(v), "SM_HP_ value of %s", k)
+		}
+		n++
+	}
+	assert.Equal(t, 5, n)
+}
