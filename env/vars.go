@@ -1,0 +1,304 @@
+package env
+
+import (
+	"slices"
+
+	"github.com/sagemaker-go/training/hyperparams"
+	"github.com/sagemaker-go/training/internal/pyjson"
+)
+
+// FormatKey is the toolkit's name for a variable: "SM_" + key upper-cased
+// as Python's str.upper() does (no character replaced), "" for "".
+func FormatKey(key string) string {
+	if key == "" {
+		return ""
+	}
+	return "SM_" + pyjson.Upper(key)
+}
+
+// ToEnvVars is the toolkit's mapping.to_env_vars(): every key of o through
+// FormatKey, every value through pyjson.EnvValue (a string as it is, null as
+// "", anything else as compact sorted JSON). When two keys give the same
+// name the later one wins.
+func ToEnvVars(o *pyjson.Object) map[string]string {
+	m := make(map[string]string, o.Len())
+	for _, k := range o.Keys() {
+		v, _ := o.Get(k)
+		m[FormatKey(k)] = pyjson.EnvValue(v)
+	}
+	return m
+}
+
+// FrameworkParams returns the toolkit's additional_framework_parameters: the
+// framework hyperparameters other than its nine reserved names
+// (hyperparams.Reserved), in file order.
+func (e Env) FrameworkParams() *pyjson.Object {
+	o := pyjson.NewObject()
+	for _, k := range e.Framework.Keys() {
+		if !slices.Contains(hyperparams.Reserved, k) {
+			v, _ := e.Framework.Value(k)
+			o.Set(k, v)
+		}
+	}
+	return o
+}
+
+// ChannelDirs returns the toolkit's channel_input_dirs: each channel's
+// directory by name, in inputdataconfig.json order.
+func (e Env) ChannelDirs() *pyjson.Object {
+	o := pyjson.NewObject()
+	for _, c := range e.orderedChannels() {
+		o.Set(c.name, c.dir)
+	}
+	return o
+}
+
+type chanDir struct{ name, dir string }
+
+func (e Env) orderedChannels() []chanDir {
+	out := make([]chanDir, len(e.Channels))
+	placed := make([]bool, len(e.Channels))
+	var rest []chanDir
+	for name, c := range e.Channels {
+		if c.Index >= 0 && c.Index < len(out) && !placed[c.Index] {
+			out[c.Index] = chanDir{name, c.Dir}
+			placed[c.Index] = true
+		} else {
+			rest = append(rest, chanDir{name, c.Dir})
+		}
+	}
+	// Hand-built sets may have duplicate or out-of-range indexes: those
+	// channels fill the free places, by name.
+	sortChanDirs(rest)
+	j := 0
+	for i := range out {
+		if !placed[i] {
+			out[i] = rest[j]
+			j++
+		}
+	}
+	return out
+}
+
+func sortChanDirs(s []chanDir) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].name < s[j-1].name; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// InputDataConfig returns inputdataconfig.json as the pyjson value that was
+// read (or, for an Env not built by New, as the channels would be written).
+func (e Env) InputDataConfig() any {
+	if e.inputDataConfig != nil {
+		return e.inputDataConfig
+	}
+	if len(e.Channels) > 0 {
+		if data, err := e.Channels.Marshal(); err == nil {
+			if v, err := pyjson.Parse(data); err == nil {
+				return v
+			}
+		}
+	}
+	return pyjson.NewObject()
+}
+
+// ResourceConfig returns resourceconfig.json as the pyjson value that was
+// read (or as Resources would be written).
+func (e Env) ResourceConfig() any {
+	if e.Resources.Raw != nil {
+		return e.Resources.Raw
+	}
+	v, err := pyjson.Parse(e.Resources.Marshal())
+	if err != nil {
+		return pyjson.NewObject()
+	}
+	return v
+}
+
+func orNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (e Env) logLevelValue() any {
+	if v, ok := e.Framework.Value("sagemaker_container_log_level"); ok {
+		return v
+	}
+	return int64(e.LogLevel)
+}
+
+func (e Env) distributionGroupsValue() any {
+	if v, ok := e.Framework.Value("sagemaker_distribution_instance_groups"); ok {
+		return v
+	}
+	return e.DistributionInstanceGroups()
+}
+
+// isModelParallel is the toolkit's is_modelparallel_enabled:
+// `mp and mp != "{}"` with mp = $SM_HP_MP_PARAMETERS, so null when unset, ""
+// when empty.
+func (e Env) isModelParallel() any {
+	if e.MPParameters == nil {
+		return nil
+	}
+	if *e.MPParameters == "" {
+		return ""
+	}
+	return *e.MPParameters != "{}"
+}
+
+func (e Env) topology() []any {
+	if e.Resources.Topology == nil {
+		return []any{}
+	}
+	return e.Resources.Topology
+}
+
+func (e Env) currentGroupHosts() []string {
+	hs := e.Resources.CurrentGroupHosts()
+	if hs == nil {
+		return []string{}
+	}
+	return hs
+}
+
+// TrainingEnv returns the toolkit's dict(env), the content of
+// SM_TRAINING_ENV: its 37 properties.
+func (e Env) TrainingEnv() map[string]any {
+	groups := e.DistributionInstanceGroups()
+	leader := e.Resources.Leader(groups)
+	return map[string]any{
+		"additional_framework_parameters": e.FrameworkParams(),
+		"channel_input_dirs":              e.ChannelDirs(),
+		"current_host":                    e.Resources.CurrentHost,
+		"current_instance_group":          e.Resources.CurrentGroupName,
+		"current_instance_group_hosts":    e.currentGroupHosts(),
+		"current_instance_type":           e.Resources.CurrentInstanceType,
+		"distribution_hosts":              e.Resources.DistributionHosts(groups),
+		"distribution_instance_groups":    e.distributionGroupsValue(),
+		"framework_module":                orNil(e.FrameworkModule),
+		"hosts":                           e.hosts(),
+		"hyperparameters":                 e.Hyperparameters.Object(),
+		"input_config_dir":                e.Paths.InputConfig,
+		"input_data_config":               e.InputDataConfig(),
+		"input_dir":                       e.Paths.Input,
+		"instance_groups":                 e.Resources.GroupNames(),
+		"instance_groups_dict":            e.Resources.GroupsDict(),
+		"is_hetero":                       e.Resources.IsHetero(),
+		"is_master":                       e.Resources.CurrentHost == leader,
+		"is_modelparallel_enabled":        e.isModelParallel(),
+		"is_smddpmprun_installed":         e.SMDDPMPRun,
+		"is_smddprun_installed":           e.SMDDPRun,
+		"job_name":                        orNil(e.JobName),
+		"log_level":                       e.logLevelValue(),
+		"master_hostname":                 leader,
+		"model_dir":                       e.Paths.Model,
+		"module_dir":                      e.ModuleDir,
+		"module_name":                     e.ModuleName(),
+		"network_interface_name":          e.Resources.NetworkInterfaceName,
+		"num_cpus":                        e.NumCPUs,
+		"num_gpus":                        e.NumGPUs,
+		"num_neurons":                     e.NumNeurons,
+		"output_data_dir":                 e.Paths.OutputData,
+		"output_dir":                      e.Paths.Output,
+		"output_intermediate_dir":         e.Paths.Intermediate,
+		"resource_config":                 e.ResourceConfig(),
+		"topology":                        e.topology(),
+		"user_entry_point":                orNil(e.EntryPoint),
+	}
+}
+
+func (e Env) hosts() []string {
+	if e.Resources.Hosts == nil {
+		return []string{}
+	}
+	return e.Resources.Hosts
+}
+
+// Vars returns exactly what the Python toolkit's to_env_vars() gives: the
+// 31 base variables, SM_TOPOLOGY when the topology is not empty,
+// SM_CHANNEL_<NAME> for each channel and SM_HP_<NAME> for each user
+// hyperparameter. Names are upper-cased without replacing any character;
+// when two give the same name the later one (in file order) wins.
+func (e Env) Vars() map[string]string {
+	o := pyjson.NewObject()
+	set := func(k string, v any) { o.Set(k, v) }
+	args := e.Args()
+	if args == nil {
+		args = []string{}
+	}
+	names := e.Channels.Names()
+	if names == nil {
+		names = []string{}
+	}
+	set("hosts", e.hosts())
+	set("network_interface_name", e.Resources.NetworkInterfaceName)
+	set("hps", e.Hyperparameters.Object())
+	set("user_entry_point", orNil(e.EntryPoint))
+	set("framework_params", e.FrameworkParams())
+	set("resource_config", e.ResourceConfig())
+	set("input_data_config", e.InputDataConfig())
+	set("output_data_dir", e.Paths.OutputData)
+	set("channels", names)
+	set("current_host", e.Resources.CurrentHost)
+	set("current_instance_type", e.Resources.CurrentInstanceType)
+	set("current_instance_group", e.Resources.CurrentGroupName)
+	set("current_instance_group_hosts", e.currentGroupHosts())
+	set("instance_groups", e.Resources.GroupNames())
+	set("instance_groups_dict", e.Resources.GroupsDict())
+	set("distribution_instance_groups", e.distributionGroupsValue())
+	set("is_hetero", e.Resources.IsHetero())
+	set("module_name", e.ModuleName())
+	set("log_level", e.logLevelValue())
+	set("framework_module", orNil(e.FrameworkModule))
+	set("input_dir", e.Paths.Input)
+	set("input_config_dir", e.Paths.InputConfig)
+	set("output_dir", e.Paths.Output)
+	set("num_cpus", e.NumCPUs)
+	set("num_gpus", e.NumGPUs)
+	set("num_neurons", e.NumNeurons)
+	set("model_dir", e.Paths.Model)
+	set("module_dir", e.ModuleDir)
+	set("training_env", e.TrainingEnv())
+	set("user_args", args)
+	set("output_intermediate_dir", e.Paths.Intermediate)
+	if len(e.Resources.Topology) > 0 {
+		set("topology", e.Resources.Topology)
+	}
+	vars := ToEnvVars(o)
+	// Channels and hyperparameters go straight into the map in file order,
+	// so that the later of two colliding names wins (a pyjson.Object would
+	// keep the first key's place).
+	for _, c := range e.orderedChannels() {
+		vars[FormatKey("channel_"+c.name)] = c.dir
+	}
+	for _, k := range e.Hyperparameters.Keys() {
+		v, _ := e.Hyperparameters.Value(k)
+		vars[FormatKey("hp_"+k)] = pyjson.EnvValue(v)
+	}
+	return vars
+}
+
+// ToolkitVars returns the variables the Python toolkit sets in its own
+// process environment, which the training program inherits besides Vars:
+// SAGEMAKER_JOB_NAME (the sagemaker_job_name hyperparameter, else ""),
+// CURRENT_HOST, and SAGEMAKER_REGION (the sagemaker_region hyperparameter,
+// else Region; the toolkit falls back to boto3's configured region).
+func (e Env) ToolkitVars() map[string]string {
+	m := map[string]string{
+		"SAGEMAKER_JOB_NAME": "",
+		"CURRENT_HOST":       e.Resources.CurrentHost,
+		"SAGEMAKER_REGION":   e.Region,
+	}
+	if v, ok := e.Framework.Value("sagemaker_job_name"); ok {
+		m["SAGEMAKER_JOB_NAME"] = pyjson.EnvValue(v)
+	}
+	if v, ok := e.Framework.Value("sagemaker_region"); ok && truthy(v) {
+		m["SAGEMAKER_REGION"] = pyjson.EnvValue(v)
+	}
+	return m
+}
