@@ -31,6 +31,11 @@ type Spec struct {
 	// a local binary, or a Go package path ("./examples/linear") built once
 	// with go build. It is not sent to SageMaker.
 	Program []string `json:"Program,omitempty"`
+
+	// BaseDir is the directory relative file:// URIs and Program paths are
+	// resolved against; Load sets it to the job file's directory. It is not
+	// part of the JSON.
+	BaseDir string `json:"-"`
 }
 
 // AlgorithmSpecification is the image and how it is run.
