@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,18 +52,13 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	case spec.TrainingJobName == "":
 		spec.TrainingJobName = NameFromBase(BaseNameFromImage(spec.AlgorithmSpecification.TrainingImage), o.now())
 	}
-	errs := []error{Check(spec, true)}
-	for i, ch := range spec.InputDataConfig {
-		if s := ch.DataSource.S3DataSource; s != nil && strings.HasPrefix(s.S3Uri, "file://") {
-			if _, _, err := uploadTarget(spec, o.uploadPrefix); err != nil {
-				errs = append(errs, fmt.Errorf("InputDataConfig[%d].DataSource.S3DataSource.S3Uri: %s is a local path and SageMaker reads only S3: %w", i, s.S3Uri, err))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	// Check everything, including where local channels will go, before
+	// the first call.
+	planned, err := UploadURIs(spec, o.uploadPrefix)
+	if err := errors.Join(Check(planned), err); err != nil {
 		return "", err
 	}
-	spec, err := c.UploadChannels(ctx, spec, o.uploadPrefix)
+	spec, err = c.UploadChannels(ctx, spec, o.uploadPrefix)
 	if err != nil {
 		return "", err
 	}

@@ -2,10 +2,6 @@ package sagemaker
 
 import (
 	"errors"
-	"fmt"
-	"math"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,268 +12,45 @@ import (
 	"github.com/sagemaker-go/training/job"
 )
 
-// Defaults filled in by ToCreateInput where the spec leaves a field empty;
-// they are the Python SDK's Estimator defaults.
+// Defaults filled in by ToCreateInput where the spec leaves a field empty
+// (beyond job.Spec.WithDefaults); they are the Python SDK's Estimator
+// defaults.
 const (
-	DefaultInputMode      = "File"
 	DefaultVolumeSizeInGB = 30
-	DefaultMaxRuntime     = 86400
 	DefaultS3DataType     = "S3Prefix"
 	DefaultDistribution   = "FullyReplicated"
 )
 
-var (
-	jobNameRE  = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
-	roleArnRE  = regexp.MustCompile(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
-	channelRE  = regexp.MustCompile(`^[A-Za-z0-9\.\-_]+$`)
-	envKeyRE   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	vpcIDRE    = regexp.MustCompile(`^[-0-9a-zA-Z]+$`)
-	s3URIRE    = regexp.MustCompile(`^(https|s3)://([^/]+)/?(.*)$`)
-	inputModes = []string{"Pipe", "File", "FastFile"}
-)
+// ErrNoRole explains a missing RoleArn.
+var ErrNoRole = errors.New("RoleArn: set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)")
 
 // ToCreateInput maps spec onto a CreateTrainingJob request, field by field,
-// after checking it against the API's limits (every problem in one error).
-// Program is ignored (local mode only). S3 URIs must be s3:// or https://:
-// file:// channels are uploaded by Submit first. An empty TrainingJobName is
-// generated from the image's repository name (see NameFromBase). Empty
-// fields that the API requires get the Python SDK's defaults:
-// TrainingInputMode File, InstanceCount 1, VolumeSizeInGB 30,
-// MaxRuntimeInSeconds 86400, S3DataType S3Prefix, S3DataDistributionType
-// FullyReplicated.
+// after checking it against the API's limits (Check: every problem in one
+// error). Program is ignored (local mode only). S3 URIs must be s3:// or
+// https://: file:// channels are uploaded by Submit first. An empty
+// TrainingJobName is generated from the image's repository name (see
+// NameFromBase). Empty fields that the API needs get SageMaker's and the
+// Python SDK's defaults: TrainingInputMode File, MaxRuntimeInSeconds 86400
+// (job.Spec.WithDefaults), VolumeSizeInGB 30, S3DataType S3Prefix,
+// S3DataDistributionType FullyReplicated.
 func ToCreateInput(spec job.Spec) (*sm.CreateTrainingJobInput, error) {
 	if spec.TrainingJobName == "" {
 		spec.TrainingJobName = NameFromBase(BaseNameFromImage(spec.AlgorithmSpecification.TrainingImage), time.Now())
 	}
-	if err := Check(spec, false); err != nil {
+	if err := Check(spec); err != nil {
 		return nil, err
 	}
-	return toInput(spec), nil
+	return toInput(spec.WithDefaults()), nil
 }
 
 // Check reports every way spec breaks the CreateTrainingJob limits or cannot
-// be sent. With allowLocal, file:// channel URIs are accepted (Submit
-// uploads them); without it they are errors.
-func Check(spec job.Spec, allowLocal bool) error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+// be sent: job.Spec.Validate, plus what to set when RoleArn is missing.
+func Check(spec job.Spec) error {
+	err := spec.WithDefaults().Validate()
+	if spec.RoleArn == "" {
+		err = errors.Join(err, ErrNoRole)
 	}
-	if spec.TrainingJobName != "" && !jobNameRE.MatchString(spec.TrainingJobName) {
-		bad("TrainingJobName", "want 1-63 letters, digits and hyphens, starting and ending with a letter or digit (no _ or .), got %q", spec.TrainingJobName)
-	}
-	switch {
-	case spec.RoleArn == "":
-		bad("RoleArn", "required to submit to SageMaker: set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)")
-	case len(spec.RoleArn) < 20 || len(spec.RoleArn) > 2048 || !roleArnRE.MatchString(spec.RoleArn):
-		bad("RoleArn", "want an IAM role ARN like arn:aws:iam::123456789012:role/NAME, got %q", spec.RoleArn)
-	}
-
-	a := spec.AlgorithmSpecification
-	switch {
-	case a.TrainingImage == "":
-		bad("AlgorithmSpecification.TrainingImage", "required to submit to SageMaker (Program runs only locally)")
-	case len(a.TrainingImage) > 255:
-		bad("AlgorithmSpecification.TrainingImage", "want at most 255 characters, got %d", len(a.TrainingImage))
-	}
-	if a.TrainingInputMode != "" && !slices.Contains(inputModes, a.TrainingInputMode) {
-		bad("AlgorithmSpecification.TrainingInputMode", "want Pipe, File or FastFile, got %q", a.TrainingInputMode)
-	}
-	if len(a.MetricDefinitions) > 40 {
-		bad("AlgorithmSpecification.MetricDefinitions", "want at most 40, got %d", len(a.MetricDefinitions))
-	}
-	for i, m := range a.MetricDefinitions {
-		k := fmt.Sprintf("AlgorithmSpecification.MetricDefinitions[%d]", i)
-		if len(m.Name) < 1 || len(m.Name) > 255 {
-			bad(k+".Name", "want 1-255 characters, got %d", len(m.Name))
-		}
-		if len(m.Regex) < 1 || len(m.Regex) > 500 {
-			bad(k+".Regex", "want 1-500 characters, got %d", len(m.Regex))
-		}
-	}
-	for _, l := range []struct {
-		key  string
-		args []string
-	}{{"ContainerEntrypoint", a.ContainerEntrypoint}, {"ContainerArguments", a.ContainerArguments}} {
-		if len(l.args) > 100 {
-			bad("AlgorithmSpecification."+l.key, "want at most 100 entries, got %d", len(l.args))
-		}
-		for i, s := range l.args {
-			if len(s) > 256 {
-				bad(fmt.Sprintf("AlgorithmSpecification.%s[%d]", l.key, i), "want at most 256 characters, got %d", len(s))
-			}
-		}
-	}
-
-	if len(spec.HyperParameters) > 100 {
-		bad("HyperParameters", "want at most 100 entries, got %d", len(spec.HyperParameters))
-	}
-	for _, k := range sortedKeys(spec.HyperParameters) {
-		if len(k) > 256 {
-			bad("HyperParameters", "key %.40q...: want at most 256 characters, got %d", k, len(k))
-		}
-		if v := spec.HyperParameters[k]; len(v) > 2500 {
-			bad(fmt.Sprintf("HyperParameters[%q]", k), "want at most 2500 characters, got %d", len(v))
-		}
-	}
-	if len(spec.Environment) > 100 {
-		bad("Environment", "want at most 100 entries, got %d", len(spec.Environment))
-	}
-	for _, k := range sortedKeys(spec.Environment) {
-		if len(k) > 512 || !envKeyRE.MatchString(k) {
-			bad("Environment", "key %q: want a variable name [a-zA-Z_][a-zA-Z0-9_]* of at most 512 characters", k)
-		}
-		if v := spec.Environment[k]; len(v) > 512 {
-			bad(fmt.Sprintf("Environment[%q]", k), "want at most 512 characters, got %d", len(v))
-		}
-	}
-
-	if len(spec.InputDataConfig) > 20 {
-		bad("InputDataConfig", "want at most 20 channels, got %d", len(spec.InputDataConfig))
-	}
-	seen := map[string]bool{}
-	for i, c := range spec.InputDataConfig {
-		k := fmt.Sprintf("InputDataConfig[%d]", i)
-		if len(c.ChannelName) < 1 || len(c.ChannelName) > 64 || !channelRE.MatchString(c.ChannelName) {
-			bad(k+".ChannelName", "want 1-64 characters of [A-Za-z0-9.-_], got %q", c.ChannelName)
-		} else if seen[c.ChannelName] {
-			bad(k+".ChannelName", "duplicate channel %q", c.ChannelName)
-		}
-		seen[c.ChannelName] = true
-		if len(c.ContentType) > 256 {
-			bad(k+".ContentType", "want at most 256 characters, got %d", len(c.ContentType))
-		}
-		if c.CompressionType != "" && c.CompressionType != "None" && c.CompressionType != "Gzip" {
-			bad(k+".CompressionType", "want None or Gzip, got %q", c.CompressionType)
-		}
-		if c.RecordWrapperType != "" && c.RecordWrapperType != "None" && c.RecordWrapperType != "RecordIO" {
-			bad(k+".RecordWrapperType", "want None or RecordIO, got %q", c.RecordWrapperType)
-		}
-		if c.InputMode != "" && !slices.Contains(inputModes, c.InputMode) {
-			bad(k+".InputMode", "want Pipe, File or FastFile, got %q", c.InputMode)
-		}
-		s := c.DataSource.S3DataSource
-		if s == nil {
-			bad(k+".DataSource.S3DataSource", "required (the only data source this tool maps)")
-			continue
-		}
-		k += ".DataSource.S3DataSource"
-		switch {
-		case len(s.S3Uri) > 1024:
-			bad(k+".S3Uri", "want at most 1024 characters, got %d", len(s.S3Uri))
-		case strings.HasPrefix(s.S3Uri, "file://") && allowLocal:
-		case strings.HasPrefix(s.S3Uri, "file://"):
-			bad(k+".S3Uri", "%q is a local path; SageMaker reads only S3: upload it first (Submit does)", s.S3Uri)
-		case !s3URIRE.MatchString(s.S3Uri):
-			bad(k+".S3Uri", "want s3://BUCKET/PREFIX or https://..., got %q", s.S3Uri)
-		}
-		if s.S3DataType != "" && !slices.Contains([]string{"S3Prefix", "ManifestFile", "AugmentedManifestFile", "Converse"}, s.S3DataType) {
-			bad(k+".S3DataType", "want S3Prefix, ManifestFile, AugmentedManifestFile or Converse, got %q", s.S3DataType)
-		}
-		if s.S3DataDistributionType != "" && s.S3DataDistributionType != "FullyReplicated" && s.S3DataDistributionType != "ShardedByS3Key" {
-			bad(k+".S3DataDistributionType", "want FullyReplicated or ShardedByS3Key, got %q", s.S3DataDistributionType)
-		}
-		if len(s.AttributeNames) > 16 {
-			bad(k+".AttributeNames", "want at most 16, got %d", len(s.AttributeNames))
-		}
-		if len(s.InstanceGroupNames) > 5 {
-			bad(k+".InstanceGroupNames", "want at most 5, got %d", len(s.InstanceGroupNames))
-		}
-	}
-
-	o := spec.OutputDataConfig
-	if u := o.S3OutputPath; !strings.HasPrefix(u, "s3://") && !strings.HasPrefix(u, "https://") || !s3URIRE.MatchString(u) || len(u) > 1024 {
-		bad("OutputDataConfig.S3OutputPath", "want s3://BUCKET/PREFIX (where SageMaker writes model.tar.gz), got %q", u)
-	}
-	if o.CompressionType != "" && o.CompressionType != "GZIP" && o.CompressionType != "NONE" {
-		bad("OutputDataConfig.CompressionType", "want GZIP or NONE, got %q", o.CompressionType)
-	}
-
-	r := spec.ResourceConfig
-	switch {
-	case len(r.InstanceGroups) > 0 && (r.InstanceType != "" || r.InstanceCount != 0):
-		bad("ResourceConfig", "give either InstanceType/InstanceCount or InstanceGroups, not both")
-	case len(r.InstanceGroups) == 0 && !strings.HasPrefix(r.InstanceType, "ml."):
-		bad("ResourceConfig.InstanceType", "want an ml.* instance type such as ml.m5.large, got %q", r.InstanceType)
-	}
-	if r.InstanceCount < 0 || r.InstanceCount > math.MaxInt32 {
-		bad("ResourceConfig.InstanceCount", "want at least 1, got %d", r.InstanceCount)
-	}
-	if r.VolumeSizeInGB < 0 || r.VolumeSizeInGB > math.MaxInt32 {
-		bad("ResourceConfig.VolumeSizeInGB", "want at least 1, got %d", r.VolumeSizeInGB)
-	}
-	if r.KeepAlivePeriodInSeconds < 0 || r.KeepAlivePeriodInSeconds > 21600 {
-		bad("ResourceConfig.KeepAlivePeriodInSeconds", "want 0-21600, got %d", r.KeepAlivePeriodInSeconds)
-	}
-	if len(r.InstanceGroups) > 5 {
-		bad("ResourceConfig.InstanceGroups", "want at most 5, got %d", len(r.InstanceGroups))
-	}
-	for i, g := range r.InstanceGroups {
-		k := fmt.Sprintf("ResourceConfig.InstanceGroups[%d]", i)
-		if len(g.InstanceGroupName) < 1 || len(g.InstanceGroupName) > 64 {
-			bad(k+".InstanceGroupName", "want 1-64 characters, got %q", g.InstanceGroupName)
-		}
-		if !strings.HasPrefix(g.InstanceType, "ml.") {
-			bad(k+".InstanceType", "want an ml.* instance type, got %q", g.InstanceType)
-		}
-		if g.InstanceCount < 1 || g.InstanceCount > math.MaxInt32 {
-			bad(k+".InstanceCount", "want at least 1, got %d", g.InstanceCount)
-		}
-	}
-
-	st := spec.StoppingCondition
-	maxRun := st.MaxRuntimeInSeconds
-	if maxRun == 0 {
-		maxRun = DefaultMaxRuntime
-	}
-	if st.MaxRuntimeInSeconds < 0 || st.MaxRuntimeInSeconds > 2419200 {
-		bad("StoppingCondition.MaxRuntimeInSeconds", "want 1-2419200 (28 days), got %d", st.MaxRuntimeInSeconds)
-	}
-	if st.MaxWaitTimeInSeconds < 0 || st.MaxWaitTimeInSeconds > math.MaxInt32 {
-		bad("StoppingCondition.MaxWaitTimeInSeconds", "want a positive number of seconds, got %d", st.MaxWaitTimeInSeconds)
-	}
-	switch {
-	case spec.EnableManagedSpotTraining && st.MaxWaitTimeInSeconds == 0:
-		bad("StoppingCondition.MaxWaitTimeInSeconds", "required with EnableManagedSpotTraining")
-	case st.MaxWaitTimeInSeconds != 0 && !spec.EnableManagedSpotTraining:
-		bad("StoppingCondition.MaxWaitTimeInSeconds", "only valid with EnableManagedSpotTraining")
-	case st.MaxWaitTimeInSeconds != 0 && st.MaxWaitTimeInSeconds < maxRun:
-		bad("StoppingCondition.MaxWaitTimeInSeconds", "want at least MaxRuntimeInSeconds (%d), got %d", maxRun, st.MaxWaitTimeInSeconds)
-	}
-	if p := st.MaxPendingTimeInSeconds; p != 0 && (p < 7200 || p > 2419200) {
-		bad("StoppingCondition.MaxPendingTimeInSeconds", "want 7200-2419200, got %d", p)
-	}
-	if c := spec.CheckpointConfig; c != nil && !strings.HasPrefix(c.S3Uri, "s3://") {
-		bad("CheckpointConfig.S3Uri", "want s3://BUCKET/PREFIX, got %q", c.S3Uri)
-	}
-	if v := spec.VpcConfig; v != nil {
-		for _, l := range []struct {
-			key string
-			ids []string
-			max int
-		}{{"SecurityGroupIds", v.SecurityGroupIds, 5}, {"Subnets", v.Subnets, 16}} {
-			if len(l.ids) < 1 || len(l.ids) > l.max {
-				bad("VpcConfig."+l.key, "want 1-%d IDs, got %d", l.max, len(l.ids))
-			}
-			for _, id := range l.ids {
-				if len(id) > 32 || !vpcIDRE.MatchString(id) {
-					bad("VpcConfig."+l.key, "want IDs of at most 32 characters [-0-9a-zA-Z], got %q", id)
-				}
-			}
-		}
-	}
-	if rs := spec.RetryStrategy; rs != nil && (rs.MaximumRetryAttempts < 1 || rs.MaximumRetryAttempts > 30) {
-		bad("RetryStrategy.MaximumRetryAttempts", "want 1-30, got %d", rs.MaximumRetryAttempts)
-	}
-	if len(spec.Tags) > 50 {
-		bad("Tags", "want at most 50, got %d", len(spec.Tags))
-	}
-	for i, t := range spec.Tags {
-		if len(t.Key) < 1 || len(t.Key) > 128 || len(t.Value) > 256 {
-			bad(fmt.Sprintf("Tags[%d]", i), "want a Key of 1-128 and a Value of at most 256 characters, got %d and %d", len(t.Key), len(t.Value))
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }
 
 func toInput(s job.Spec) *sm.CreateTrainingJobInput {
@@ -287,7 +60,7 @@ func toInput(s job.Spec) *sm.CreateTrainingJobInput {
 		RoleArn:         aws.String(s.RoleArn),
 		AlgorithmSpecification: &types.AlgorithmSpecification{
 			TrainingImage:                    str(a.TrainingImage),
-			TrainingInputMode:                types.TrainingInputMode(or(a.TrainingInputMode, DefaultInputMode)),
+			TrainingInputMode:                types.TrainingInputMode(a.TrainingInputMode),
 			EnableSageMakerMetricsTimeSeries: flag(a.EnableSageMakerMetricsTimeSeries),
 			ContainerEntrypoint:              a.ContainerEntrypoint,
 			ContainerArguments:               a.ContainerArguments,
@@ -300,7 +73,7 @@ func toInput(s job.Spec) *sm.CreateTrainingJobInput {
 			CompressionType: types.OutputCompressionType(s.OutputDataConfig.CompressionType),
 		},
 		StoppingCondition: &types.StoppingCondition{
-			MaxRuntimeInSeconds:     i32(orInt(s.StoppingCondition.MaxRuntimeInSeconds, DefaultMaxRuntime)),
+			MaxRuntimeInSeconds:     i32(s.StoppingCondition.MaxRuntimeInSeconds),
 			MaxWaitTimeInSeconds:    i32(s.StoppingCondition.MaxWaitTimeInSeconds),
 			MaxPendingTimeInSeconds: i32(s.StoppingCondition.MaxPendingTimeInSeconds),
 		},
@@ -341,7 +114,7 @@ func toInput(s job.Spec) *sm.CreateTrainingJobInput {
 	}
 	if len(r.InstanceGroups) == 0 {
 		rc.InstanceType = types.TrainingInstanceType(r.InstanceType)
-		rc.InstanceCount = i32(orInt(r.InstanceCount, 1))
+		rc.InstanceCount = i32(r.InstanceCount)
 	}
 	for _, g := range r.InstanceGroups {
 		rc.InstanceGroups = append(rc.InstanceGroups, types.InstanceGroup{
@@ -407,15 +180,6 @@ func BaseNameFromImage(image string) string {
 		repo = repo[:i]
 	}
 	return repo
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func str(s string) *string {

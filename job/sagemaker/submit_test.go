@@ -1,7 +1,6 @@
 package sagemaker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,12 +21,8 @@ import (
 // loadSpec reads a job file the way the CLI does.
 func loadSpec(t testing.TB, path string) job.Spec {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	s, err := job.Load(path)
 	require.NoError(t, err)
-	var s job.Spec
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&s), path)
 	return s
 }
 
@@ -68,7 +63,6 @@ func TestSubmitLinearExampleUnchanged(t *testing.T) {
 	f := newFakeAWS(t)
 	c := f.client(t)
 	spec := loadSpec(t, path)
-	t.Chdir(filepath.Dir(path)) // relative file:// URIs are relative to the job file
 	name, err := c.Submit(context.Background(), spec, fixedClock, sagemaker.WithUploadPrefix("s3://upload-bucket/linear"))
 	require.NoError(t, err)
 	bodies := f.bodies("SageMaker.CreateTrainingJob")
@@ -175,7 +169,7 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 		edit  func(*job.Spec)
 		wants []string
 	}{
-		{"missing role", func(s *job.Spec) { s.RoleArn = "" }, []string{"RoleArn: required", "ARN of an IAM role"}},
+		{"missing role", func(s *job.Spec) { s.RoleArn = "" }, []string{"RoleArn: required", "RoleArn: set it in the job file to the ARN of an IAM role"}},
 		{"bad role", func(s *job.Spec) { s.RoleArn = "SageMakerRole" }, []string{"RoleArn: want an IAM role ARN"}},
 		{"program only", func(s *job.Spec) { s.AlgorithmSpecification.TrainingImage = ""; s.Program = []string{"./train"} },
 			[]string{"TrainingImage: required"}},
@@ -183,7 +177,7 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 		{"file channel, no bucket", func(s *job.Spec) {
 			s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "file://" + t.TempDir()
 			s.OutputDataConfig.S3OutputPath = "file://out"
-		}, []string{"--upload-prefix", "S3OutputPath: want s3://"}},
+		}, []string{"--upload-prefix", `S3OutputPath: file:// URIs are for local runs only`}},
 		{"many problems at once", func(s *job.Spec) {
 			s.HyperParameters = map[string]string{"x": strings.Repeat("v", 2501)}
 			s.Environment = map[string]string{"1BAD": "x"}
@@ -191,9 +185,9 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 			s.ResourceConfig.InstanceType = "m5.large"
 			s.StoppingCondition.MaxWaitTimeInSeconds = 10
 			s.RetryStrategy = &job.RetryStrategy{MaximumRetryAttempts: 31}
-		}, []string{`HyperParameters["x"]: want at most 2500`, `key "1BAD"`, `InputMode: want Pipe, File or FastFile, got "Stream"`,
-			`InstanceType: want an ml.*`, "MaxWaitTimeInSeconds: only valid with EnableManagedSpotTraining", "MaximumRetryAttempts: want 1-30"}},
-		{"spot without max wait", func(s *job.Spec) { s.EnableManagedSpotTraining = true }, []string{"MaxWaitTimeInSeconds: required"}},
+		}, []string{`HyperParameters["x"]: want at most 2500`, `key "1BAD"`, `InputMode: want File, Pipe or FastFile, got "Stream"`,
+			`InstanceType: want an ml.*`, "MaxWaitTimeInSeconds: only allowed with EnableManagedSpotTraining", "MaximumRetryAttempts: want 1-30"}},
+		{"spot without max wait", func(s *job.Spec) { s.EnableManagedSpotTraining = true }, []string{"MaxWaitTimeInSeconds: managed spot training needs it"}},
 		{"duplicate channel", func(s *job.Spec) { s.InputDataConfig = append(s.InputDataConfig, s.InputDataConfig[0]) },
 			[]string{`duplicate channel "train"`}},
 	} {
@@ -217,7 +211,7 @@ func TestToCreateInputRejectsLocalURIs(t *testing.T) {
 	s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "file:///data/train"
 	_, err := sagemaker.ToCreateInput(s)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `InputDataConfig[0].DataSource.S3DataSource.S3Uri: "file:///data/train" is a local path`)
+	assert.Contains(t, err.Error(), `S3Uri: file:// URIs are for local runs only`)
 }
 
 func TestThrottlingAnd5xxAreRetried(t *testing.T) {

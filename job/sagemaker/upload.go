@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -18,30 +17,28 @@ import (
 
 // UploadChannels uploads every file:// channel of spec to S3 with the S3
 // transfer manager and returns a copy of spec whose S3Uri values point at the
-// uploads: s3://<prefix>/<job>/input/<channel>/ where prefix is uploadPrefix
-// ("s3://bucket/some/prefix"), or, when that is empty, the bucket of
-// OutputDataConfig.S3OutputPath. A directory is uploaded recursively (keys
-// keep the relative paths); a single file keeps its base name. The spec must
-// already carry its TrainingJobName. Channels already on S3 are left alone.
+// uploads (see UploadURIs). A directory is uploaded recursively (keys keep
+// the relative paths); a single file keeps its base name. Relative file://
+// URIs are taken against spec.BaseDir (the job file's directory). Channels
+// already on S3 are left alone.
 func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix string) (job.Spec, error) {
-	out := spec
-	out.InputDataConfig = append([]job.Channel(nil), spec.InputDataConfig...)
+	out, err := UploadURIs(spec, uploadPrefix)
+	if err != nil {
+		return spec, err
+	}
 	var tm *transfermanager.Client
-	for i, ch := range out.InputDataConfig {
+	for i, ch := range spec.InputDataConfig {
 		src := ch.DataSource.S3DataSource
 		if src == nil || !strings.HasPrefix(src.S3Uri, "file://") {
 			continue
 		}
-		key := fmt.Sprintf("InputDataConfig[%d] (channel %q)", i, ch.ChannelName)
-		local, err := LocalPath(src.S3Uri)
+		key := fmt.Sprintf("InputDataConfig[%d] (%s)", i, ch.ChannelName)
+		local, err := spec.LocalPath(src.S3Uri)
 		if err != nil {
 			return spec, fmt.Errorf("%s: %w", key, err)
 		}
-		bucket, prefix, err := uploadTarget(spec, uploadPrefix)
-		if err != nil {
-			return spec, fmt.Errorf("%s: %s is a local path and SageMaker reads only S3: %w", key, src.S3Uri, err)
-		}
-		prefix = path.Join(prefix, spec.TrainingJobName, "input", ch.ChannelName)
+		dst := out.InputDataConfig[i].DataSource.S3DataSource.S3Uri
+		bucket, prefix, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(dst, "s3://"), "/"), "/")
 		if tm == nil {
 			tm = transfermanager.New(c.S3)
 		}
@@ -55,32 +52,52 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 				KeyPrefix: aws.String(prefix), Recursive: aws.Bool(true),
 			})
 			if err != nil {
-				return spec, fmt.Errorf("%s: uploading %s to s3://%s/%s/: %w", key, local, bucket, prefix, err)
+				return spec, fmt.Errorf("%s: uploading %s to %s: %w", key, local, dst, err)
 			}
 			if res.ObjectsUploaded == 0 {
 				return spec, fmt.Errorf("%s: %s holds no files to upload", key, local)
 			}
-		} else {
-			f, err := os.Open(local)
-			if err != nil {
-				return spec, fmt.Errorf("%s: %w", key, err)
-			}
-			_, err = tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-				Bucket: aws.String(bucket), Key: aws.String(prefix + "/" + filepath.Base(local)), Body: f,
-			})
-			f.Close()
-			if err != nil {
-				return spec, fmt.Errorf("%s: uploading %s to s3://%s/%s/: %w", key, local, bucket, prefix, err)
-			}
+			continue
 		}
-		ds := *src
-		ds.S3Uri = "s3://" + bucket + "/" + prefix + "/"
-		if ds.S3DataType == "" {
-			ds.S3DataType = DefaultS3DataType
+		f, err := os.Open(local)
+		if err != nil {
+			return spec, fmt.Errorf("%s: %w", key, err)
 		}
-		out.InputDataConfig[i].DataSource.S3DataSource = &ds
+		_, err = tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(prefix + "/" + filepath.Base(local)), Body: f,
+		})
+		f.Close()
+		if err != nil {
+			return spec, fmt.Errorf("%s: uploading %s to %s: %w", key, local, dst, err)
+		}
 	}
 	return out, nil
+}
+
+// UploadURIs returns a copy of spec whose file:// channels point at where
+// UploadChannels puts them: s3://<prefix>/<job>/input/<channel>/, where
+// prefix is uploadPrefix ("s3://bucket/some/prefix"), or, when that is
+// empty, the bucket of OutputDataConfig.S3OutputPath. The spec must already
+// carry its TrainingJobName. Nothing is uploaded.
+func UploadURIs(spec job.Spec, uploadPrefix string) (job.Spec, error) {
+	out := spec
+	out.InputDataConfig = append([]job.Channel(nil), spec.InputDataConfig...)
+	var errs []error
+	for i, ch := range out.InputDataConfig {
+		src := ch.DataSource.S3DataSource
+		if src == nil || !strings.HasPrefix(src.S3Uri, "file://") {
+			continue
+		}
+		bucket, prefix, err := uploadTarget(spec, uploadPrefix)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("InputDataConfig[%d] (%s): %s is a local path and SageMaker reads only S3: %w", i, ch.ChannelName, src.S3Uri, err))
+			continue
+		}
+		ds := *src
+		ds.S3Uri = "s3://" + bucket + "/" + path.Join(prefix, spec.TrainingJobName, "input", ch.ChannelName) + "/"
+		out.InputDataConfig[i].DataSource.S3DataSource = &ds
+	}
+	return out, errors.Join(errs...)
 }
 
 // ErrNoUploadTarget is returned for a file:// channel when there is no S3
@@ -108,19 +125,4 @@ func uploadTarget(spec job.Spec, uploadPrefix string) (bucket, prefix string, er
 		return "", "", fmt.Errorf("upload prefix: want s3://BUCKET/PREFIX, got %q", u)
 	}
 	return bucket, strings.Trim(prefix, "/"), nil
-}
-
-// LocalPath is the path named by a file:// URI: file:///abs/dir, or
-// file://relative/dir (taken relative to the working directory, as local
-// mode does).
-func LocalPath(uri string) (string, error) {
-	rest, ok := strings.CutPrefix(uri, "file://")
-	if !ok || rest == "" {
-		return "", fmt.Errorf("want file:///PATH, got %q", uri)
-	}
-	p, err := url.PathUnescape(rest)
-	if err != nil {
-		return "", fmt.Errorf("%q: %w", uri, err)
-	}
-	return filepath.FromSlash(p), nil
 }
