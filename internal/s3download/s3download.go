@@ -1,0 +1,113 @@
+// Package s3download fetches one object from Amazon S3 into a local file. It
+// is what the train entrypoint uses for an s3:// sagemaker_submit_directory,
+// and the only package of the entrypoint that links the AWS SDK (the runner
+// package does not, so a Go program built on runner.Run does not pay for it).
+//
+// The client honours the region and endpoint variables the Python toolkit
+// reads: AWS_REGION, else SAGEMAKER_REGION; S3_ENDPOINT_URL, else the SDK's
+// own AWS_ENDPOINT_URL_S3. With an endpoint override, requests are path-style
+// (http://endpoint/bucket/key), as S3-compatible servers expect.
+package s3download
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// ParseURI splits an s3://bucket/key URI. The scheme is case-insensitive, as
+// in the Python toolkit (urlparse lower-cases it); the key loses its leading
+// slash.
+func ParseURI(uri string) (bucket, key string, err error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", "", fmt.Errorf("s3 uri %q: %w", uri, err)
+	}
+	if !strings.EqualFold(u.Scheme, "s3") {
+		return "", "", fmt.Errorf("s3 uri %q: want scheme s3, got %q", uri, u.Scheme)
+	}
+	bucket, key = u.Host, strings.TrimPrefix(u.Path, "/")
+	var errs []error
+	if bucket == "" {
+		errs = append(errs, fmt.Errorf("s3 uri %q: want a bucket name, got none", uri))
+	}
+	if key == "" || strings.HasSuffix(key, "/") {
+		errs = append(errs, fmt.Errorf("s3 uri %q: want an object key, got %q", uri, key))
+	}
+	return bucket, key, errors.Join(errs...)
+}
+
+// Region returns $AWS_REGION, else $SAGEMAKER_REGION.
+func Region() string {
+	if r := os.Getenv("AWS_REGION"); r != "" {
+		return r
+	}
+	return os.Getenv("SAGEMAKER_REGION")
+}
+
+// Endpoint returns $S3_ENDPOINT_URL, else $AWS_ENDPOINT_URL_S3.
+func Endpoint() string {
+	if e := os.Getenv("S3_ENDPOINT_URL"); e != "" {
+		return e
+	}
+	return os.Getenv("AWS_ENDPOINT_URL_S3")
+}
+
+// Download fetches the object named by uri into the file dst. dst appears
+// complete or not at all (the object is written to a temporary file in the
+// same directory and renamed).
+func Download(ctx context.Context, uri, dst string) error {
+	bucket, key, err := ParseURI(uri)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(Region()))
+	if err != nil {
+		return fmt.Errorf("download %s: aws config: %w", uri, err)
+	}
+	endpoint := Endpoint()
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		where := "the S3 endpoint of region " + cfg.Region
+		if endpoint != "" {
+			where = endpoint
+		}
+		return fmt.Errorf("download %s from %s: %w", uri, where, err)
+	}
+	defer out.Body.Close()
+
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return fmt.Errorf("download %s: %w", uri, err)
+	}
+	n, err := io.Copy(tmp, out.Body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && out.ContentLength != nil && *out.ContentLength != n {
+		err = fmt.Errorf("got %d bytes, want %d (Content-Length)", n, *out.ContentLength)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("download %s to %s: %w", uri, dst, err)
+	}
+	return nil
+}

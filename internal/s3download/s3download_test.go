@@ -1,0 +1,137 @@
+package s3download_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/s3download"
+)
+
+// isolate points the SDK at static credentials and no shared config files,
+// so no test ever reaches a real AWS endpoint or the instance metadata service.
+func isolate(t *testing.T, endpoint string) {
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("SAGEMAKER_REGION", "us-west-2")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("S3_ENDPOINT_URL", endpoint)
+}
+
+// s3Server answers GetObject for path-style requests from objects
+// ("bucket/key" → body) and NoSuchKey otherwise, recording each request.
+func s3Server(t *testing.T, objects map[string]string, seen chan<- *http.Request) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen <- r.Clone(context.Background())
+		}
+		body, ok := objects[strings.TrimPrefix(r.URL.Path, "/")]
+		if r.Method != http.MethodGet || !ok {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`))
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestDownloadPathStyle(t *testing.T) {
+	seen := make(chan *http.Request, 10)
+	srv := s3Server(t, map[string]string{"my-bucket/path/to/sourcedir.tar.gz": "object bytes"}, seen)
+	isolate(t, srv.URL)
+
+	dst := filepath.Join(t.TempDir(), "src.tar.gz")
+	require.NoError(t, s3download.Download(context.Background(), "S3://my-bucket/path/to/sourcedir.tar.gz", dst))
+	got, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	assert.Equal(t, "object bytes", string(got))
+
+	r := <-seen
+	assert.Equal(t, "/my-bucket/path/to/sourcedir.tar.gz", r.URL.Path)
+	assert.Contains(t, r.Header.Get("Authorization"), "/us-west-2/s3/aws4_request", "signed for SAGEMAKER_REGION")
+}
+
+func TestDownloadRegionAndEndpointPrecedence(t *testing.T) {
+	isolate(t, "http://from-s3-endpoint-url")
+	t.Setenv("AWS_REGION", "eu-central-1")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://from-aws-endpoint-url-s3")
+	assert.Equal(t, "eu-central-1", s3download.Region())
+	assert.Equal(t, "http://from-s3-endpoint-url", s3download.Endpoint())
+	t.Setenv("S3_ENDPOINT_URL", "")
+	assert.Equal(t, "http://from-aws-endpoint-url-s3", s3download.Endpoint())
+}
+
+func TestDownloadMissingKey(t *testing.T) {
+	srv := s3Server(t, nil, nil)
+	isolate(t, srv.URL)
+	dir := t.TempDir()
+	err := s3download.Download(context.Background(), "s3://b/missing.tar.gz", filepath.Join(dir, "x"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "s3://b/missing.tar.gz")
+	assert.Contains(t, err.Error(), "NoSuchKey")
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries, "no partial file left behind")
+}
+
+func TestDownloadUnreachableEndpoint(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	endpoint := srv.URL
+	srv.Close() // nothing listens there any more
+	isolate(t, endpoint)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	err := s3download.Download(ctx, "s3://b/k.tar.gz", filepath.Join(dir, "x"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), endpoint)
+	assert.Contains(t, err.Error(), "connection refused")
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries)
+}
+
+func TestParseURI(t *testing.T) {
+	b, k, err := s3download.ParseURI("s3://my-bucket/my-file")
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"my-bucket", "my-file"}, [2]string{b, k})
+
+	_, _, err = s3download.ParseURI("c://my-bucket/my-file")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `want scheme s3, got "c"`)
+
+	_, _, err = s3download.ParseURI("s3:///")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "want a bucket name")
+	assert.Contains(t, err.Error(), "want an object key")
+}
+
+func FuzzParseURI(f *testing.F) {
+	for _, s := range []string{"s3://b/k", "S3://b/a/b/c", "c://b/k", "s3://", "s3://b/", "%zz", "s3://b/k?x=1#y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, k, err := s3download.ParseURI(s)
+		if err == nil && (b == "" || k == "" || strings.HasPrefix(k, "/")) {
+			t.Fatalf("ParseURI(%q) = %q, %q without error", s, b, k)
+		}
+	})
+}

@@ -1,0 +1,312 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sagemaker-go/training/failure"
+)
+
+// execTailBytes bounds the stderr kept for the failure file.
+const execTailBytes = 8 << 10
+
+// execStreamBuf is the size of the buffer each output stream is copied
+// through; a line longer than this is passed on in pieces.
+const execStreamBuf = 64 << 10
+
+// spawn runs argv in its own process group, streams its output, forwards
+// stop signals, and returns an *ExitError (wrapped with its kind and exit
+// code) when it does not exit 0.
+func (x *execJob) spawn(ctx context.Context, class string, argv, environ []string, dir string, main bool) error {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return failure.Platform(fmt.Errorf("pipe: %w", err))
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return failure.Platform(fmt.Errorf("pipe: %w", err))
+	}
+	attr := &os.ProcAttr{
+		Dir: dir, Env: environ,
+		Files: []*os.File{os.Stdin, outW, errW},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	proc, err := os.StartProcess(argv[0], argv, attr)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A script without a #! line: run it with /bin/sh, as execvp does.
+		argv = append([]string{"/bin/sh"}, argv...)
+		proc, err = os.StartProcess(argv[0], argv, attr)
+	}
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		code := 126
+		if errors.Is(err, os.ErrNotExist) {
+			code = 127
+		}
+		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, execQuote(argv), err)), code)
+	}
+	pid := proc.Pid
+
+	tail := &execTail{max: execTailBytes}
+	var copiers sync.WaitGroup
+	copiers.Add(2)
+	go func() { defer copiers.Done(); execCopyLines(x.cfg.stdout, outR, nil) }()
+	go func() { defer copiers.Done(); execCopyLines(x.cfg.stderr, errR, tail) }()
+
+	status := make(chan syscall.WaitStatus, 1)
+	if os.Getpid() == 1 {
+		go execReap(pid, status)
+	} else {
+		go func() {
+			st, err := proc.Wait()
+			if err != nil {
+				// Cannot happen for a child we started; report it as killed.
+				status <- syscall.WaitStatus(syscall.SIGKILL)
+				return
+			}
+			status <- st.Sys().(syscall.WaitStatus)
+		}()
+	}
+
+	var (
+		ws      syscall.WaitStatus
+		grace   <-chan time.Time
+		killed  bool
+		stopReq os.Signal
+		done    = ctx.Done()
+	)
+	startGrace := func(s os.Signal) {
+		syscall.Kill(-pid, s.(syscall.Signal))
+		if grace == nil {
+			stopReq = s
+			grace = time.After(x.cfg.grace)
+			x.cfg.log.Warn("forwarded stop signal to the program", "signal", s, "pid", pid, "grace", x.cfg.grace)
+		}
+	}
+wait:
+	for {
+		select {
+		case s := <-x.signals:
+			startGrace(s)
+		case <-done:
+			done = nil
+			startGrace(syscall.SIGTERM)
+		case <-grace:
+			x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
+			killed = true
+			syscall.Kill(-pid, syscall.SIGKILL)
+		case ws = <-status:
+			break wait
+		}
+	}
+	proc.Release()
+	// Whatever the program left running in its process group goes with it
+	// (as it would when the container stops); this also closes the pipes.
+	syscall.Kill(-pid, syscall.SIGKILL)
+	if os.Getpid() == 1 {
+		execReapOrphans()
+	}
+	drained := make(chan struct{})
+	go func() { copiers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(x.cfg.drainAfterClose):
+		// A process outside the group still holds the pipes open.
+		x.cfg.log.Warn("output still open after the program exited; closing it", "pid", pid)
+	}
+	outR.Close()
+	errR.Close()
+	<-drained
+
+	xe := &ExitError{Class: class, Argv: argv, Stderr: tail.String()}
+	switch {
+	case ws.Exited():
+		xe.Code = ws.ExitStatus()
+	case ws.Signaled():
+		xe.Signal = ws.Signal()
+		xe.Code = 128 + int(xe.Signal)
+		xe.Killed = killed && xe.Signal == syscall.SIGKILL
+	default:
+		xe.Code = 1
+	}
+	if xe.Code == 0 {
+		if stopReq != nil {
+			x.cfg.log.Info("the program exited 0 after a stop request", "signal", stopReq)
+		}
+		return nil
+	}
+	var err2 error = xe
+	if main {
+		err2 = failure.Algorithm(xe)
+	} else {
+		err2 = failure.Client(xe)
+	}
+	return failure.WithExitCode(err2, xe.Code)
+}
+
+// execReap is the wait loop of a PID 1: it reaps every child, orphans
+// included, and hands over the status of pid, the program.
+func execReap(pid int, status chan<- syscall.WaitStatus) {
+	for {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			// ECHILD: nothing left to wait for, so the program is gone.
+			status <- syscall.WaitStatus(syscall.SIGKILL)
+			return
+		}
+		if got == pid {
+			status <- ws
+			return
+		}
+	}
+}
+
+// execReapOrphans reaps, without blocking, children that have already
+// exited.
+func execReapOrphans() {
+	for {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || got <= 0 {
+			return
+		}
+	}
+}
+
+// execCopyLines copies src to dst, writing only whole lines (except for a
+// line longer than the buffer, which goes in pieces), so lines of the two
+// streams never interleave mid-line in a shared destination. Lines are
+// batched: one Write carries every complete line read so far. A failing dst
+// does not stop the copy: the program must never block on a full pipe.
+func execCopyLines(dst io.Writer, src io.Reader, tail *execTail) {
+	buf := make([]byte, execStreamBuf)
+	n := 0
+	var werr error
+	emit := func(p []byte) {
+		if werr == nil {
+			_, werr = dst.Write(p)
+		}
+		if tail != nil {
+			tail.Write(p)
+		}
+	}
+	for {
+		m, err := src.Read(buf[n:])
+		n += m
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			emit(buf[:i+1])
+			n = copy(buf, buf[i+1:n])
+		} else if n == len(buf) {
+			emit(buf)
+			n = 0
+		}
+		if err != nil {
+			if n > 0 {
+				emit(buf[:n])
+			}
+			return
+		}
+	}
+}
+
+// execTail keeps the last max bytes written to it.
+type execTail struct {
+	mu    sync.Mutex
+	max   int
+	buf   []byte
+	total int64
+}
+
+func (t *execTail) Write(p []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.total += int64(len(p))
+	if len(p) >= t.max {
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return
+	}
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.max {
+		t.buf = t.buf[:copy(t.buf, t.buf[len(t.buf)-t.max:])]
+	}
+}
+
+// String returns the kept bytes as valid UTF-8, starting at a line
+// boundary when the beginning was dropped, without the final newline.
+func (t *execTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buf
+	if len(b) > t.max {
+		b = b[len(b)-t.max:]
+	}
+	if int64(len(b)) < t.total {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+			b = b[i+1:]
+		}
+	}
+	return strings.ToValidUTF8(strings.TrimRight(string(b), "\r\n"), "\uFFFD")
+}
+
+// execMaxCommand bounds the Command part of a failure reason, in characters.
+const execMaxCommand = 300
+
+// execFailureReason formats the toolkit's message (errors.py
+// _CalledProcessError.__str__) within failure.MaxLen characters: the head
+// and the command are kept, the stderr tail keeps its last lines.
+func execFailureReason(class string, code int, stderr, extra, command string) string {
+	if utf8.RuneCountInString(command) > execMaxCommand {
+		r := []rune(command)
+		command = string(r[:execMaxCommand-3]) + "..."
+	}
+	if stderr == "" {
+		stderr = "(the program wrote nothing to stderr)"
+	}
+	head := class + ":\nExitCode " + strconv.Itoa(code) + "\nErrorMessage \""
+	rest := "\""
+	if extra != "" {
+		rest += "\nExtraInfo \"" + extra + "\""
+	}
+	rest += "\nCommand \"" + command + "\""
+	room := failure.MaxLen - utf8.RuneCountInString(head) - utf8.RuneCountInString(rest)
+	if utf8.RuneCountInString(stderr) > room {
+		lines := strings.Split(stderr, "\n")
+		kept, n := []string(nil), 0
+		for i := len(lines) - 1; i >= 0; i-- {
+			l := utf8.RuneCountInString(lines[i]) + 1
+			if n+l > room-4 { // room for "...\n"
+				if len(kept) == 0 { // the last line alone is too long: keep its end
+					r := []rune(lines[i])
+					kept = []string{string(r[len(r)-(room-4):])}
+				}
+				break
+			}
+			kept = append([]string{lines[i]}, kept...)
+			n += l
+		}
+		stderr = "...\n" + strings.Join(kept, "\n")
+	}
+	return head + stderr + rest
+}
