@@ -42,7 +42,8 @@ func DisallowUnknown() DecodeOption {
 // (Python's str() of a list), "64,32" (comma-separated, for slices),
 // "a=1,b=2" (for maps), or non-string JSON values. Field types: string,
 // bool, every int, uint and float kind (range checked), time.Duration (a Go
-// duration "1m30s", or a number of seconds), slices, maps, pointers, any
+// duration "1m30s", or a number of seconds), []byte (the text, like string),
+// other slices, maps, pointers, any
 // (the decoded value), and every type whose pointer implements
 // encoding.TextUnmarshaler (given the value's text).
 //
@@ -300,6 +301,10 @@ func convert(fv reflect.Value, v value) (string, error) {
 		fv.SetFloat(f)
 		return "", nil
 	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 && !implementsText(t.Elem()) {
+			fv.SetBytes([]byte(text(v))) // []byte: the text, as for string
+			return "", nil
+		}
 		return convertSlice(fv, v)
 	case reflect.Map:
 		return convertMap(fv, v)

@@ -177,6 +177,8 @@ func TestDecodeErrors(t *testing.T) {
 		want string
 	}{
 		{`{"epochs": "ten"}`, `hyperparameters.json: "epochs" (field Epochs): want an integer, got "ten"`},
+		{`{"epochs": "zéro"}`, `want an integer, got "zéro"`},
+		{`{"epochs": "` + strings.Repeat("9x", 100) + `"}`, `got "` + strings.Repeat("9x", 40) + `..."`},
 		{`{"epochs": "1.5"}`, `"epochs" (field Epochs): want an integer, got "1.5"`},
 		{`{"epochs": true}`, `"epochs" (field Epochs): want an integer, got true`},
 		{`{"i8": "128"}`, `"i8" (field I8): want an integer that fits in int8, got "128"`},
@@ -354,9 +356,12 @@ func TestGetters(t *testing.T) {
 	assert.Equal(t, "123456789012345678901234567890", bi.String())
 	_, err = Get[chan int](s, "big")
 	assert.EqualError(t, err, `hyperparameters.json: "big": unsupported type chan int`)
-	u, err := Get[[]uint8](s, "epochs")
+	raw, err := Get[[]byte](s, "name")
 	assert.NoError(t, err)
-	assert.Equal(t, []uint8{10}, u)
+	assert.Equal(t, []byte("adam"), raw)
+	u16, err := Get[[]uint16](s, "epochs")
+	assert.NoError(t, err)
+	assert.Equal(t, []uint16{10}, u16)
 
 	_, err = s.Int("missing")
 	assert.ErrorIs(t, err, ErrMissing)

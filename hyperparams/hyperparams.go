@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -89,7 +90,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Key != "" || e.Field != "" {
-		b.WriteString(pyjson.Dumps(e.Key))
+		b.WriteString(quote(e.Key))
 		if e.Field != "" {
 			b.WriteString(" (field ")
 			b.WriteString(e.Field)
@@ -169,14 +170,14 @@ func describe(v any) string {
 	return "a number (" + pyjson.Dumps(v) + ")"
 }
 
-// quote shortens s for an error message and quotes it as JSON.
+// quote shortens s to 80 characters for an error message and quotes it.
 func quote(s string) string {
 	const max = 80
 	if utf8.RuneCountInString(s) > max {
 		r := []rune(s)
 		s = string(r[:max]) + "..."
 	}
-	return pyjson.Dumps(s)
+	return strconv.Quote(s)
 }
 
 // ReadFile reads and parses a hyperparameters.json file. Errors name path.
