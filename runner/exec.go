@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -66,7 +67,8 @@ func WithSubmitLimits(total, perFile int64) ExecOption {
 }
 
 // WithExecOutput sends the program's stdout and stderr (and pip's) to w and
-// errw instead of os.Stdout and os.Stderr.
+// errw instead of os.Stdout and os.Stderr. Each Write carries whole lines.
+// When w and errw are the same writer, Exec serializes the writes.
 func WithExecOutput(w, errw io.Writer) ExecOption {
 	return func(c *execConfig) { c.stdout, c.stderr = w, errw }
 }
@@ -152,6 +154,10 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 	}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if _, isFile := c.stdout.(*os.File); !isFile && c.stdout == c.stderr {
+		w := &execLockedWriter{w: c.stdout}
+		c.stdout, c.stderr = w, w
 	}
 	x := &execJob{cfg: c, env: e, signals: make(chan os.Signal, 4)}
 	if c.forwardSignals {
@@ -489,4 +495,16 @@ func execQuote(argv []string) string {
 		b.WriteByte('\'')
 	}
 	return b.String()
+}
+
+// execLockedWriter serializes the writes of both streams to one writer.
+type execLockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *execLockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

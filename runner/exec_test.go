@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -148,7 +149,7 @@ func execCheckSeen(t *testing.T, e env.Env, want []string) {
 // writing to stderr; it checks what the program saw and the status files.
 func execRunBoth(t *testing.T, e env.Env, want []string, opts ...runner.ExecOption) {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	var out, errOut execBuf
 	opts = append(opts, runner.WithExecOutput(&out, &errOut), runner.WithExecLogger(slog.New(slog.NewTextHandler(&errOut, nil))))
 
 	t.Setenv("EXIT_CODE", "0")
@@ -359,7 +360,7 @@ func TestExecPythonRequirements(t *testing.T) {
 		"train.py":         "print('unreachable')\n",
 		"requirements.txt": "no-such-package-anywhere==1.0\n",
 	})
-	var errOut bytes.Buffer
+	var errOut execBuf
 	err := runner.Exec(context.Background(), e, "", runner.WithExecOutput(&errOut, &errOut), runner.WithExecLogger(slog.New(slog.NewTextHandler(&errOut, nil))))
 	require.Error(t, err)
 	reason, rerr := os.ReadFile(e.Paths.Failure)
@@ -370,9 +371,28 @@ func TestExecPythonRequirements(t *testing.T) {
 	assert.NotContains(t, errOut.String(), "unreachable")
 }
 
+// execBuf is a bytes.Buffer safe for the concurrent writes of the two
+// output streams and the logger.
+type execBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *execBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *execBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // execQuiet are options that keep a test's output out of the log.
 func execQuiet() []runner.ExecOption {
-	var b bytes.Buffer
+	var b execBuf
 	return []runner.ExecOption{runner.WithExecOutput(&b, &b), runner.WithExecLogger(slog.New(slog.NewTextHandler(&b, nil)))}
 }
 
@@ -504,7 +524,7 @@ func TestExecSubmitDirectory(t *testing.T) {
 		src := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(src, "run.sh"), []byte("exit 9\n"), 0o644))
 		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, map[string]string{"run.sh": execRunSh})
-		var log bytes.Buffer
+		var log execBuf
 		require.NoError(t, runner.Exec(context.Background(), e, "", runner.WithExecOutput(&log, &log), runner.WithExecLogger(slog.New(slog.NewTextHandler(&log, nil)))))
 		assert.FileExists(t, filepath.Join(e.Paths.Model, "ran"))
 		assert.Contains(t, log.String(), "level=WARN msg=\"code directory is not empty: sagemaker_submit_directory not unpacked")
