@@ -187,7 +187,7 @@ func (f *Feeder) epoch(epoch int, files []string, buf []byte) error {
 	// Wait for a reader: a non-blocking open for writing fails with ENXIO
 	// until one has the FIFO open.
 	var fd int
-	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
+	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 2*time.Millisecond) {
 		var err error
 		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err == nil {
@@ -230,7 +230,7 @@ func (f *Feeder) epoch(epoch int, files []string, buf []byte) error {
 
 // drain waits until the reader has taken every byte, or has gone.
 func (f *Feeder) drain(fd int) error {
-	for delay := 50 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
+	for delay := 50 * time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 		if _, err := unix.Poll(fds, 0); err == nil && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
 			return nil

@@ -220,6 +220,20 @@ func (r *Reader) payload(length int, dst []byte, inPlace bool) ([]byte, error) {
 // until the next call. At the end of the stream it returns io.EOF; a stream
 // that ends inside a record gives ErrTruncated. Errors are sticky.
 func (r *Reader) Next() ([]byte, error) {
+	// Fast path: a whole record already in the buffer.
+	if b := r.buf[r.pos:r.end]; len(b) >= 8 && r.err == nil {
+		lrec := binary.LittleEndian.Uint32(b[4:])
+		n := int(lrec)
+		if total := 8 + (n+3)&^3; binary.LittleEndian.Uint32(b) == Magic && lrec>>29 == flagWhole && total <= len(b) && n <= r.maxLen {
+			r.pos += total
+			r.off += int64(total)
+			return b[8 : 8+n : 8+n], nil
+		}
+	}
+	return r.next()
+}
+
+func (r *Reader) next() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}

@@ -1,0 +1,58 @@
+package tfrecord_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/sagemaker-go/training/channels/tfrecord"
+)
+
+type repeatReader struct {
+	data []byte
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.data[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.data)
+	}
+	return n, nil
+}
+
+// BenchmarkNext measures one record per op from memory, CRCs checked.
+func BenchmarkNext(b *testing.B) {
+	for _, size := range []int{100, 4 << 10, 1 << 20} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			var buf bytes.Buffer
+			w := tfrecord.NewWriter(&buf)
+			rec := bytes.Repeat([]byte{'x'}, size)
+			for buf.Len() < 8<<20 {
+				w.Write(rec)
+			}
+			r := tfrecord.NewReader(&repeatReader{data: buf.Bytes()})
+			r.Next()
+			b.SetBytes(int64(size + 16))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkWrite(b *testing.B) {
+	rec := bytes.Repeat([]byte{'x'}, 4096)
+	w := tfrecord.NewWriter(io.Discard)
+	b.SetBytes(int64(len(rec) + 16))
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Write(rec)
+	}
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# pipe-bench.sh: measures, side by side in one run, reading a Pipe-mode FIFO
+# with `dd of=/dev/null bs=1M` and with this module's readers
+# (`smtrain pipe read`: Channel.Open plus the RecordIO, TFRecord or line
+# reader), from the same writer and the same file in page cache:
+#
+#   pipe1M:      the writer (`smtrain pipe serve --pipe-size 1048576`, 1 MiB
+#                writes) enlarges the pipe to 1 MiB, so both readers get it;
+#   pipeDefault: the writer is `dd bs=1M` and the pipe keeps the kernel's
+#                default size unless the reader enlarges it (ours does).
+#
+# Usage: scripts/pipe-bench.sh [MiB per run (default 512)] [runs (default 5)]
+# Prints one line per format and pipe: the median MB/s of each reader and
+# their ratio.
+set -euo pipefail
+
+size_mib=${1:-512}
+runs=${2:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+(cd "$root" && go build -o "$tmp/smtrain" ./cmd/smtrain)
+smtrain=$tmp/smtrain
+
+# One block of whole records per format, repeated to size_mib MiB.
+python3 - "$tmp" <<'EOF'
+import struct, sys
+d = sys.argv[1]
+def crc32c(data, table=[]):
+    if not table:
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+            table.append(c)
+    crc = 0xffffffff
+    for b in data:
+        crc = table[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc ^ 0xffffffff
+def mask(c):
+    return ((((c >> 15) | (c << 17)) & 0xffffffff) + 0xa282ead8) & 0xffffffff
+def recordio(data):
+    pad = (4 - len(data) % 4) % 4
+    return struct.pack("<II", 0xCED7230A, len(data)) + data + b"\0" * pad
+def tfrecord(data):
+    n = struct.pack("<Q", len(data))
+    return n + struct.pack("<I", mask(crc32c(n))) + data + struct.pack("<I", mask(crc32c(data)))
+block = 1 << 20
+for name, make in [
+    ("recordio-100", lambda: recordio(b"r" * 100)),
+    ("recordio-4096", lambda: recordio(b"r" * 4096)),
+    ("recordio-1048576", lambda: recordio(b"r" * 1048576)),
+    ("tfrecord-4096", lambda: tfrecord(b"t" * 4096)),
+    ("lines-100", lambda: b"1.5," * 24 + b"2.0\n"),
+]:
+    rec = make()
+    n = max(1, (4 * block) // len(rec))
+    with open(f"{d}/{name}.block", "wb") as f:
+        f.write(rec * n)
+EOF
+
+for f in "$tmp"/*.block; do
+  name=${f%.block}
+  reps=$(( size_mib * 1048576 / $(stat -c %s "$f") ))
+  for _ in $(seq "$reps"); do cat "$f"; done > "$name.data"
+  rm "$f"
+  cat "$name.data" > /dev/null # into page cache
+done
+
+now() { date +%s.%N; }
+
+# measure PIPE READER FORMAT FILE: prints MB/s of one run.
+measure() {
+  local pipe=$1 reader=$2 format=$3 file=$4
+  local dir=$tmp/run/train
+  rm -rf "$tmp/run"; mkdir -p "$tmp/run"
+  local wpid
+  if [ "$pipe" = pipe1M ]; then
+    "$smtrain" pipe serve --channel-dir "$dir" --epochs 1 --pipe-size 1048576 "$file" & wpid=$!
+  else
+    mkfifo "${dir}_0"
+    dd if="$file" of="${dir}_0" bs=1M status=none & wpid=$!
+  fi
+  local t0 t1
+  if [ "$reader" = dd ]; then
+    while [ ! -p "${dir}_0" ]; do sleep 0.001; done
+    t0=$(now)
+    dd if="${dir}_0" of=/dev/null bs=1M status=none
+    t1=$(now)
+  else
+    t0=$(now)
+    "$smtrain" pipe read --channel-dir "$dir" --format "$format" > "$tmp/out"
+    t1=$(now)
+  fi
+  wait "$wpid"
+  python3 -c "import sys; print('%.0f' % ($(stat -c %s "$file") / ($t1 - $t0) / 1e6))"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-18s %-12s %10s %10s %7s\n' format pipe "dd MB/s" "Go MB/s" ratio
+for pipe in pipe1M pipeDefault; do
+  for f in recordio-100 recordio-4096 recordio-1048576 tfrecord-4096 lines-100; do
+    format=${f%%-*}
+    file=$tmp/$f.data
+    dd_runs=() go_runs=()
+    for _ in $(seq "$runs"); do
+      # Alternate the readers so that both see the same machine load.
+      dd_runs+=("$(measure "$pipe" dd "$format" "$file")")
+      go_runs+=("$(measure "$pipe" go "$format" "$file")")
+    done
+    d=$(printf '%s\n' "${dd_runs[@]}" | median)
+    g=$(printf '%s\n' "${go_runs[@]}" | median)
+    printf '%-18s %-12s %10s %10s %7.2f\n' "$f" "$pipe" "$d" "$g" "$(python3 -c "print($g / $d)")"
+  done
+done
