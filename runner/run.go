@@ -122,6 +122,7 @@ func (c *runConfig) run(train TrainFunc) int {
 		"rank", fmt.Sprintf("%d/%d", e.Resources.Rank(), e.Resources.WorldSize()),
 		"channels", runChannelSummary(e),
 		"hyperparameters", e.Hyperparameters.Len(),
+		"pid", os.Getpid(),
 		"load", time.Since(t0).Round(time.Microsecond))
 
 	ctx, cancel := context.WithCancelCause(context.Background())
