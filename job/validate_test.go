@@ -111,7 +111,9 @@ func TestValidateLimits(t *testing.T) {
 		}, "MetricDefinitions: want at most 40, got 41"},
 		{"metric name", func(s *Spec) { s.AlgorithmSpecification.MetricDefinitions[0].Name = "" }, "Name: want 1-255 characters, got 0"},
 		{"metric name long", func(s *Spec) { s.AlgorithmSpecification.MetricDefinitions[0].Name = strings.Repeat("n", 256) }, "Name: want 1-255 characters, got 256"},
-		{"metric regex long", func(s *Spec) { s.AlgorithmSpecification.MetricDefinitions[0].Regex = "(" + strings.Repeat("r", 500) + ")" }, "Regex: want 1-500 characters"},
+		{"metric regex long", func(s *Spec) {
+			s.AlgorithmSpecification.MetricDefinitions[0].Regex = "(" + strings.Repeat("r", 500) + ")"
+		}, "Regex: want 1-500 characters"},
 		{"metric regex bad", func(s *Spec) { s.AlgorithmSpecification.MetricDefinitions[0].Regex = "loss=([0-9" }, "Regex: does not compile"},
 		{"metric regex no group", func(s *Spec) { s.AlgorithmSpecification.MetricDefinitions[0].Regex = "loss" }, "needs a capture group"},
 		{"no instance type", func(s *Spec) { s.ResourceConfig.InstanceType = "" }, "ResourceConfig.InstanceType: required"},

@@ -121,8 +121,12 @@ func notFound(err error) bool {
 }
 
 // Logs writes the job's logs to w: what is there now, or with follow, until
-// the job ends (polling every interval, then one last read for late events).
+// the job ends (polling every interval, default 5 s, then one last read for
+// late events).
 func (c *Client) Logs(ctx context.Context, name string, w io.Writer, follow bool, interval time.Duration) error {
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
 	if !follow {
 		return c.NewTailer(name, w).Poll(ctx)
 	}

@@ -1,0 +1,186 @@
+package job
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// checkpointConfigFile is input/config/checkpointconfig.json.
+const checkpointConfigFile = "checkpointconfig.json"
+
+// writeCheckpointConfig writes checkpointconfig.json the way SageMaker does:
+// one key, LocalPath.
+func writeCheckpointConfig(path, localPath string) error {
+	data, err := json.Marshal(struct {
+		LocalPath string `json:"LocalPath"`
+	}{localPath})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+// fileStamp is what the syncer compares to see that a file changed.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+// ckptSync mirrors every host's checkpoint directory to the directory that
+// stands for CheckpointConfig.S3Uri: new and changed files are copied,
+// files deleted locally are deleted there too (as SageMaker's upload does).
+// All hosts share the one destination, as on SageMaker.
+type ckptSync struct {
+	mu   sync.Mutex
+	dst  string
+	dirs []string
+	seen []map[string]fileStamp // per host: relative path -> last synced stamp
+}
+
+// restoreCheckpoints copies what is under the checkpoint URI into each
+// host's checkpoint directory before the hosts start.
+func restoreCheckpoints(p *plan) (*ckptSync, error) {
+	s := &ckptSync{dst: p.ckptSrc}
+	if err := os.MkdirAll(p.ckptSrc, 0o755); err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	for _, h := range p.hosts {
+		s.dirs = append(s.dirs, h.ckptDir)
+		seen := map[string]fileStamp{}
+		err := walkFiles(p.ckptSrc, func(rel string, info fs.FileInfo) error {
+			dst := filepath.Join(h.ckptDir, rel)
+			if err := copyFile(filepath.Join(p.ckptSrc, rel), dst); err != nil {
+				return err
+			}
+			st, err := os.Stat(dst)
+			if err != nil {
+				return err
+			}
+			seen[rel] = fileStamp{st.Size(), st.ModTime()}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("restoring checkpoints from %s: %w", p.ckptSrc, err)
+		}
+		s.seen = append(s.seen, seen)
+	}
+	return s, nil
+}
+
+func (s *ckptSync) loop(stop <-chan struct{}, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.once()
+		}
+	}
+}
+
+// once syncs every host's directory one time.
+func (s *ckptSync) once() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for i, dir := range s.dirs {
+		now := map[string]fileStamp{}
+		err := walkFiles(dir, func(rel string, info fs.FileInfo) error {
+			st := fileStamp{info.Size(), info.ModTime()}
+			now[rel] = st
+			if old, ok := s.seen[i][rel]; ok && old == st {
+				return nil
+			}
+			if err := copyFile(filepath.Join(dir, rel), filepath.Join(s.dst, rel)); err != nil {
+				if errors.Is(err, fs.ErrNotExist) { // renamed away meanwhile
+					delete(now, rel)
+					return nil
+				}
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for rel := range s.seen[i] {
+			if _, ok := now[rel]; !ok {
+				if err := os.Remove(filepath.Join(s.dst, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		s.seen[i] = now
+	}
+	return errors.Join(errs...)
+}
+
+// walkFiles calls fn for each regular file under dir with its relative path.
+func walkFiles(dir string, fn func(rel string, info fs.FileInfo) error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		return fn(rel, info)
+	})
+}
+
+// copyFile copies src to dst through a temporary file and a rename, keeping
+// the modification time.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".sync-*")
+	if err != nil {
+		return err
+	}
+	_, cerr := io.Copy(tmp, in)
+	if err := errors.Join(cerr, tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	os.Chmod(tmp.Name(), info.Mode().Perm())
+	os.Chtimes(tmp.Name(), info.ModTime(), info.ModTime())
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}

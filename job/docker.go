@@ -1,0 +1,160 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The container backend drives the docker CLI: one network <job>-net whose
+// aliases are the host names algo-1..N, one container <job>-algo-N per host
+// with its tree mounted at /opt/ml, `docker stop -t GRACE` to stop it.
+
+func (p *plan) dockerCmd(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, p.cfg.docker, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w: %s", p.cfg.docker, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+func (p *plan) netName() string { return p.spec.TrainingJobName + "-net" }
+
+func (p *plan) containerName(h *host) string { return p.spec.TrainingJobName + "-" + h.label }
+
+// checkDocker makes sure an engine answers, the image is there, and no
+// container or network of this job's names exists.
+func (p *plan) checkDocker(ctx context.Context) error {
+	if _, err := exec.LookPath(p.cfg.docker); err != nil {
+		return fmt.Errorf("running TrainingImage needs a container engine: %w (give a Program to run without one)", err)
+	}
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := p.dockerCmd(c, "version", "--format", "{{.Server.Version}}"); err != nil {
+		return fmt.Errorf("running TrainingImage needs a container engine, and none answers: %w", err)
+	}
+	var errs []error
+	img := p.spec.AlgorithmSpecification.TrainingImage
+	if _, err := p.dockerCmd(c, "image", "inspect", "--format", "{{.Id}}", img); err != nil {
+		errs = append(errs, fmt.Errorf("TrainingImage %s is not in the local engine (build or pull it first): %w", img, err))
+	}
+	if _, err := p.dockerCmd(c, "network", "inspect", p.netName()); err == nil {
+		errs = append(errs, fmt.Errorf("a network named %s exists already (another run of this job, or left over: docker network rm %s)", p.netName(), p.netName()))
+	}
+	for _, h := range p.hosts {
+		n := p.containerName(h)
+		if _, err := p.dockerCmd(c, "container", "inspect", n); err == nil {
+			errs = append(errs, fmt.Errorf("a container named %s exists already (docker rm -f %s)", n, n))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("containers: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (p *plan) createNetwork(ctx context.Context) (func(), error) {
+	if _, err := p.dockerCmd(ctx, "network", "create", "--internal", p.netName()); err != nil {
+		return nil, err
+	}
+	return func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, h := range p.hosts {
+			p.dockerCmd(c, "rm", "-f", p.containerName(h))
+		}
+		p.dockerCmd(c, "network", "rm", p.netName())
+	}, nil
+}
+
+type container struct {
+	p        *plan
+	name     string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	code     int
+	stopOnce sync.Once
+}
+
+// startContainer runs host i as a container, attached so that its output
+// is streamed and the CLI's exit code is the container's.
+func (r *run) startContainer(ctx context.Context, i int, outWG *sync.WaitGroup) (hostProc, error) {
+	p := r.p
+	h := p.hosts[i]
+	name := p.containerName(h)
+	args := []string{"run", "--name", name, "--hostname", h.label,
+		"--network", p.netName(), "--network-alias", h.label,
+		"-v", h.base + ":/opt/ml"}
+	if p.ckptSrc != "" && !strings.HasPrefix(p.ckptPath+"/", "/opt/ml/") {
+		args = append(args, "-v", h.ckptDir+":"+p.ckptPath)
+	}
+	for _, sc := range p.channels {
+		if sc.mode == "FastFile" && sc.receives(i) {
+			dir := filepath.Join(h.base, "input", "data", sc.spec.ChannelName)
+			args = append(args, "-v", dir+":/opt/ml/input/data/"+sc.spec.ChannelName+":ro")
+		}
+	}
+	for _, kv := range p.hostEnv(h, false) {
+		args = append(args, "-e", kv)
+	}
+	a := p.spec.AlgorithmSpecification
+	if len(a.ContainerEntrypoint) > 0 {
+		args = append(args, "--entrypoint", a.ContainerEntrypoint[0])
+	}
+	args = append(args, a.TrainingImage)
+	switch {
+	case len(a.ContainerEntrypoint) > 1:
+		args = append(args, a.ContainerEntrypoint[1:]...)
+		args = append(args, a.ContainerArguments...)
+	case len(a.ContainerEntrypoint) == 1:
+		args = append(args, a.ContainerArguments...)
+	case len(a.ContainerArguments) > 0:
+		args = append(args, a.ContainerArguments...)
+	default:
+		args = append(args, "train")
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(p.cfg.docker, args...)
+	cmd.Stdout, cmd.Stderr = wr, wr
+	if err := cmd.Start(); err != nil {
+		rd.Close()
+		wr.Close()
+		return nil, err
+	}
+	wr.Close()
+	outWG.Add(1)
+	go func() { defer outWG.Done(); defer rd.Close(); r.pump(h.label, rd) }()
+	c := &container{p: p, name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		c.code = exitCode(cmd.ProcessState, err)
+		close(c.done)
+	}()
+	return c, nil
+}
+
+func (c *container) wait() int { <-c.done; return c.code }
+
+// stop is docker stop -t GRACE: SIGTERM, then SIGKILL after grace.
+func (c *container) stop(grace time.Duration) {
+	c.stopOnce.Do(func() {
+		secs := int((grace + time.Second - 1) / time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), grace+time.Minute)
+		defer cancel()
+		c.p.dockerCmd(ctx, "stop", "-t", strconv.Itoa(secs), c.name)
+	})
+}

@@ -1,0 +1,353 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Job statuses and secondary statuses, as DescribeTrainingJob reports them.
+const (
+	StatusInProgress = "InProgress"
+	StatusCompleted  = "Completed"
+	StatusFailed     = "Failed"
+	StatusStopping   = "Stopping"
+	StatusStopped    = "Stopped"
+
+	SecondaryStarting           = "Starting"
+	SecondaryDownloading        = "Downloading"
+	SecondaryTraining           = "Training"
+	SecondaryStopping           = "Stopping"
+	SecondaryUploading          = "Uploading"
+	SecondaryCompleted          = "Completed"
+	SecondaryFailed             = "Failed"
+	SecondaryStopped            = "Stopped"
+	SecondaryMaxRuntimeExceeded = "MaxRuntimeExceeded"
+)
+
+// LocalOption configures RunLocal.
+type LocalOption func(*localConfig)
+
+type localConfig struct {
+	dir          string
+	keep         bool
+	stdout       io.Writer
+	progress     io.Writer
+	s3Root       string
+	grace        time.Duration
+	region       string
+	syncInterval time.Duration
+	heartbeat    time.Duration
+	docker       string
+	image        bool
+}
+
+// WithDir runs the job in dir (created if missing; it must be empty) and
+// keeps it afterwards. Without it the job directory is a temporary
+// directory, removed at the end unless WithKeep is given.
+func WithDir(dir string) LocalOption { return func(c *localConfig) { c.dir = dir } }
+
+// WithKeep keeps the job directory (the per-host /opt/ml trees) after the run.
+func WithKeep(keep bool) LocalOption { return func(c *localConfig) { c.keep = keep } }
+
+// WithOutput sets where the hosts' output goes, one "[algo-N] " prefixed
+// line at a time (default os.Stdout).
+func WithOutput(w io.Writer) LocalOption { return func(c *localConfig) { c.stdout = w } }
+
+// WithProgress sets where status transitions and per-host states are
+// reported while the job runs (default os.Stderr; nil for none).
+func WithProgress(w io.Writer) LocalOption { return func(c *localConfig) { c.progress = w } }
+
+// WithS3Root sets the directory that stands for S3 in a local run: the URI
+// s3://bucket/key means <root>/bucket/key (default ./.smtrain/s3).
+func WithS3Root(dir string) LocalOption { return func(c *localConfig) { c.s3Root = dir } }
+
+// WithGracePeriod sets the time between SIGTERM and SIGKILL when a job is
+// stopped (default 120s, as SageMaker).
+func WithGracePeriod(d time.Duration) LocalOption { return func(c *localConfig) { c.grace = d } }
+
+// WithRegion sets AWS_REGION for the hosts (default $AWS_REGION, else us-east-1).
+func WithRegion(r string) LocalOption { return func(c *localConfig) { c.region = r } }
+
+// WithSyncInterval sets how often checkpoints are synced back (default 1s).
+func WithSyncInterval(d time.Duration) LocalOption {
+	return func(c *localConfig) { c.syncInterval = d }
+}
+
+// WithDockerCLI names the docker command used for image runs (default "docker").
+func WithDockerCLI(path string) LocalOption { return func(c *localConfig) { c.docker = path } }
+
+// WithImage runs the hosts as containers of the spec's TrainingImage even
+// when the spec also names a Program.
+func WithImage() LocalOption { return func(c *localConfig) { c.image = true } }
+
+// host is one emulated instance.
+type host struct {
+	label   string // algo-N: directory, output prefix, ExitCodes key, container alias
+	name    string // the name in resourceconfig.json (a loopback address for processes)
+	group   string // instance group ("" without groups)
+	itype   string
+	base    string // its /opt/ml tree
+	ckptDir string // its checkpoint directory on this machine
+}
+
+// plan is everything RunLocal decided before starting anything.
+type plan struct {
+	spec      Spec
+	cfg       localConfig
+	jobDir    string
+	tempDir   bool
+	hosts     []*host
+	channels  []stagedChannel
+	argv      []string // process mode
+	container bool
+	outDir    string // <output>/<job>/output on this machine
+	outURI    string // the same as a URI of the spec's kind
+	ckptSrc   string // local directory standing for CheckpointConfig.S3Uri
+	ckptPath  string // LocalPath as the program sees it
+	arn       string
+	region    string
+	mounts    []string // read-only bind mounts to undo
+}
+
+// RunLocal runs the job on this machine the way SageMaker runs it: one
+// /opt/ml tree and one process (or container) per host, channels staged
+// without copying, Pipe channels fed per host, metrics scraped, the runtime
+// limit enforced, checkpoints synced, and model.tar.gz and output.tar.gz
+// written under <output>/<job>/output/.
+//
+// Bad input (an invalid spec, a missing data path or program, a name or
+// address clash, no container engine) is an error returned before anything
+// starts. Once the hosts run, the outcome is in Result.TrainingJobStatus and
+// the error is nil unless the machinery itself failed.
+func RunLocal(ctx context.Context, spec Spec, opts ...LocalOption) (Result, error) {
+	cfg := localConfig{
+		stdout:       os.Stdout,
+		progress:     os.Stderr,
+		grace:        120 * time.Second,
+		syncInterval: time.Second,
+		heartbeat:    10 * time.Second,
+		docker:       "docker",
+		s3Root:       filepath.Join(".smtrain", "s3"),
+		region:       os.Getenv("AWS_REGION"),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.region == "" {
+		cfg.region = "us-east-1"
+	}
+	created := time.Now().UTC()
+	spec = spec.WithDefaults()
+	if err := spec.ValidateLocal(); err != nil {
+		return Result{}, fmt.Errorf("invalid job: %w", err)
+	}
+	p, err := prepare(ctx, spec, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	r := newRun(p, created)
+	defer p.cleanup()
+	return r.run(ctx)
+}
+
+// prepare checks everything that can be checked before anything starts.
+func prepare(ctx context.Context, spec Spec, cfg localConfig) (*plan, error) {
+	p := &plan{spec: spec, cfg: cfg, region: cfg.region}
+	p.arn = fmt.Sprintf("arn:aws:sagemaker:%s:000000000000:training-job/%s", p.region, strings.ToLower(spec.TrainingJobName))
+	p.container = cfg.image || len(spec.Program) == 0
+	if p.container && spec.AlgorithmSpecification.TrainingImage == "" {
+		return nil, errors.New("invalid job: AlgorithmSpecification.TrainingImage: required to run containers")
+	}
+	var errs []error
+	p.hosts = p.planHosts()
+	chans, err := p.planChannels()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	p.channels = chans
+	if out, err := p.resolveURI(spec.OutputDataConfig.S3OutputPath); err != nil {
+		errs = append(errs, fmt.Errorf("OutputDataConfig.S3OutputPath: %w", err))
+	} else {
+		p.outDir = filepath.Join(out, spec.TrainingJobName, "output")
+		p.outURI = strings.TrimRight(spec.OutputDataConfig.S3OutputPath, "/") + "/" + spec.TrainingJobName + "/output"
+	}
+	if c := spec.CheckpointConfig; c != nil {
+		if d, err := p.resolveURI(c.S3Uri); err != nil {
+			errs = append(errs, fmt.Errorf("CheckpointConfig.S3Uri: %w", err))
+		} else {
+			p.ckptSrc = d
+		}
+		p.ckptPath = c.LocalPath
+		if p.ckptPath == "" {
+			p.ckptPath = "/opt/ml/checkpoints"
+		}
+	}
+	if p.container {
+		if err := p.checkDocker(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		if err := p.checkAddresses(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := p.makeJobDir(); err != nil {
+		return nil, err
+	}
+	if !p.container {
+		argv, err := p.resolveProgram(ctx)
+		if err != nil {
+			p.cleanup()
+			return nil, err
+		}
+		p.argv = argv
+	}
+	return p, nil
+}
+
+// planHosts names the hosts: algo-1..N in instance-group order. Processes
+// get loopback addresses 127.A.B.N as their names in resourceconfig.json
+// (A.B derived from the job name: stable from run to run, so a host finds
+// the checkpoints it named after itself, and different for other jobs, so
+// jobs running side by side do not share addresses); containers use algo-N,
+// resolved by the job's network.
+func (p *plan) planHosts() []*host {
+	type g struct {
+		name, itype string
+		n           int
+	}
+	var gs []g
+	rc := p.spec.ResourceConfig
+	if len(rc.InstanceGroups) == 0 {
+		gs = []g{{"", rc.InstanceType, rc.InstanceCount}}
+	} else {
+		for _, ig := range rc.InstanceGroups {
+			gs = append(gs, g{ig.InstanceGroupName, ig.InstanceType, ig.InstanceCount})
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(p.spec.TrainingJobName))
+	sum := h.Sum32()
+	a, b := 1+sum%254, (sum>>8)%256
+	var hosts []*host
+	for _, gr := range gs {
+		for range gr.n {
+			n := len(hosts) + 1
+			hh := &host{label: fmt.Sprintf("algo-%d", n), group: gr.name, itype: gr.itype}
+			if p.container {
+				hh.name = hh.label
+			} else {
+				hh.name = fmt.Sprintf("127.%d.%d.%d", a, b, n)
+			}
+			hosts = append(hosts, hh)
+		}
+	}
+	return hosts
+}
+
+// resolveURI maps a file:// or s3:// URI to a local path (s3:// under the
+// S3 root).
+func (p *plan) resolveURI(uri string) (string, error) {
+	if strings.HasPrefix(uri, "file://") {
+		return p.spec.LocalPath(uri)
+	}
+	m := s3UriRE.FindStringSubmatch(uri)
+	if m == nil || m[1] != "s3" {
+		return "", fmt.Errorf("%q: a local run takes file:// or s3:// URIs", uri)
+	}
+	root, err := filepath.Abs(p.cfg.s3Root)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, m[2], filepath.FromSlash(m[3])), nil
+}
+
+// checkAddresses makes sure every host's loopback address can be bound, so a
+// clash shows before anything starts.
+func (p *plan) checkAddresses() error {
+	seen := map[string]bool{}
+	var errs []error
+	for _, h := range p.hosts {
+		if seen[h.name] {
+			errs = append(errs, fmt.Errorf("host %s: address %s used twice", h.label, h.name))
+			continue
+		}
+		seen[h.name] = true
+		l, err := net.Listen("tcp", net.JoinHostPort(h.name, "0"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host %s: loopback address %s cannot be bound (hosts of a local run need 127.0.0.0/8 on lo): %w", h.label, h.name, err))
+			continue
+		}
+		l.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func (p *plan) makeJobDir() error {
+	if p.cfg.dir != "" {
+		if err := os.MkdirAll(p.cfg.dir, 0o755); err != nil {
+			return fmt.Errorf("job directory: %w", err)
+		}
+		ents, err := os.ReadDir(p.cfg.dir)
+		if err != nil {
+			return fmt.Errorf("job directory: %w", err)
+		}
+		if len(ents) > 0 {
+			return fmt.Errorf("job directory %s: not empty", p.cfg.dir)
+		}
+		d, err := filepath.Abs(p.cfg.dir)
+		if err != nil {
+			return err
+		}
+		p.jobDir = d
+		return nil
+	}
+	d, err := os.MkdirTemp("", "smtrain-"+p.spec.TrainingJobName+"-")
+	if err != nil {
+		return fmt.Errorf("job directory: %w", err)
+	}
+	p.jobDir, p.tempDir = d, true
+	return nil
+}
+
+var cleanupMu sync.Mutex
+
+// cleanup undoes mounts and removes the job directory unless it is kept.
+func (p *plan) cleanup() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(p.mounts) - 1; i >= 0; i-- {
+		unmount(p.mounts[i])
+	}
+	p.mounts = nil
+	if p.jobDir == "" || !p.tempDir || p.cfg.keep {
+		return
+	}
+	makeWritable(p.jobDir)
+	os.RemoveAll(p.jobDir)
+}
+
+// makeWritable gives back write permission to read-only directories of a
+// staged FastFile tree so that the tree can be removed.
+func makeWritable(root string) {
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if info, err := d.Info(); err == nil && info.Mode().Perm()&0o200 == 0 {
+				os.Chmod(path, info.Mode().Perm()|0o700)
+			}
+		}
+		return nil
+	})
+}

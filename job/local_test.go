@@ -1,0 +1,607 @@
+package job
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/channels/recordio"
+)
+
+var (
+	buildOnce sync.Once
+	linearBin string
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// exampleBinary builds examples/linear once per test run (static, so the
+// same binary also goes into FROM scratch images).
+func exampleBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "job-test-bin-")
+		if buildErr != nil {
+			return
+		}
+		linearBin = filepath.Join(binDir, "train")
+		cmd := exec.Command("go", "build", "-o", linearBin, "../examples/linear")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build examples/linear: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return linearBin
+}
+
+// writeCSV writes n rows of y = 2*x1 - 3*x2 + 0.5 (plus a little noise)
+// split over files files in dir.
+func writeCSV(t testing.TB, dir string, n, files int, seed uint64) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	r := rand.New(rand.NewPCG(seed, 7))
+	bufs := make([]bytes.Buffer, files)
+	for i := range n {
+		x1, x2 := r.Float64()*2-1, r.Float64()*2-1
+		y := 2*x1 - 3*x2 + 0.5 + r.NormFloat64()*0.01
+		fmt.Fprintf(&bufs[i%files], "%g,%g,%g\n", y, x1, x2)
+	}
+	for i := range bufs {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("part-%03d.csv", i)), bufs[i].Bytes(), 0o644))
+	}
+}
+
+// localSpec is a local job with one host, output to a temp directory.
+func localSpec(t testing.TB, name string, program ...string) Spec {
+	return Spec{
+		TrainingJobName: name,
+		AlgorithmSpecification: AlgorithmSpecification{
+			TrainingInputMode: "File",
+		},
+		OutputDataConfig:  OutputDataConfig{S3OutputPath: "file://" + t.TempDir()},
+		ResourceConfig:    ResourceConfig{InstanceType: "ml.m5.large", InstanceCount: 1},
+		StoppingCondition: StoppingCondition{MaxRuntimeInSeconds: 120},
+		Program:           program,
+	}
+}
+
+func channel(name, uri, mode string) Channel {
+	return Channel{ChannelName: name, InputMode: mode, DataSource: DataSource{S3DataSource: &S3DataSource{S3DataType: "S3Prefix", S3Uri: uri}}}
+}
+
+// isolate points TMPDIR at a fresh directory, so that the test can check
+// that a run leaves no temporary tree behind.
+func isolate(t *testing.T) string {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	return tmp
+}
+
+// assertClean checks that nothing of the job is left: no temporary tree,
+// no FIFO under kept, no process carrying the job's ARN.
+func assertClean(t *testing.T, tmp, kept string, res Result) {
+	t.Helper()
+	if tmp != "" {
+		ents, err := os.ReadDir(tmp)
+		require.NoError(t, err)
+		assert.Empty(t, ents, "temporary trees left in %s", tmp)
+	}
+	if kept != "" {
+		filepath.WalkDir(kept, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type()&os.ModeNamedPipe != 0 {
+				t.Errorf("FIFO left behind: %s", p)
+			}
+			return nil
+		})
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	marker := []byte("TRAINING_JOB_ARN=" + res.TrainingJobArn + "\x00")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(data, marker) {
+			t.Errorf("process %s of the job still runs", filepath.Base(filepath.Dir(p)))
+		}
+	}
+}
+
+// readTarGz returns the regular files of a tar.gz by name.
+func readTarGz(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	out := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		assert.False(t, strings.HasPrefix(h.Name, "/") || strings.HasPrefix(h.Name, "./"), "entry %q not relative", h.Name)
+		if h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			out[h.Name] = b
+		}
+	}
+	return out
+}
+
+func outputDir(s Spec) string {
+	return filepath.Join(strings.TrimPrefix(s.OutputDataConfig.S3OutputPath, "file://"), s.TrainingJobName, "output")
+}
+
+func runJob(t *testing.T, s Spec, opts ...LocalOption) (Result, string) {
+	t.Helper()
+	var out syncBuffer
+	opts = append([]LocalOption{WithOutput(&out), WithProgress(&out), WithGracePeriod(5 * time.Second)}, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := RunLocal(ctx, s, opts...)
+	require.NoError(t, err, "output:\n%s", out.String())
+	return res, out.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type model struct {
+	Weights  []float64 `json:"weights"`
+	Bias     float64   `json:"bias"`
+	Epochs   int       `json:"epochs"`
+	Complete bool      `json:"complete"`
+	Host     string    `json:"host"`
+}
+
+func TestLocalLinearOneHost(t *testing.T) {
+	bin := exampleBinary(t)
+	tmp := isolate(t)
+	data := t.TempDir()
+	writeCSV(t, filepath.Join(data, "train"), 2000, 3, 1)
+	writeCSV(t, filepath.Join(data, "validation"), 200, 1, 2)
+	s := localSpec(t, "linear-one", bin)
+	s.HyperParameters = map[string]string{"epochs": "5", "learning_rate": "0.1"}
+	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train/", ""), channel("validation", "file://"+data+"/validation", "")}
+	s.AlgorithmSpecification.MetricDefinitions = []MetricDefinition{
+		{Name: "train:loss", Regex: `#metric train:loss=([-+0-9.eE]+|NaN|[-+]?Inf);`},
+		{Name: "validation:loss", Regex: `#metric validation:loss=([-+0-9.eE]+|NaN|[-+]?Inf);`},
+	}
+	res, out := runJob(t, s)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Equal(t, SecondaryCompleted, res.SecondaryStatus)
+	assert.Equal(t, map[string]int{"algo-1": 0}, res.ExitCodes)
+	assert.Contains(t, out, "[algo-1] ")
+	var statuses []string
+	for _, tr := range res.SecondaryStatusTransitions {
+		statuses = append(statuses, tr.Status)
+		assert.NotNil(t, tr.EndTime)
+	}
+	assert.Equal(t, []string{"Starting", "Downloading", "Training", "Uploading", "Completed"}, statuses)
+	require.Len(t, res.FinalMetricDataList, 2)
+	assert.Equal(t, "train:loss", res.FinalMetricDataList[0].MetricName)
+	assert.Less(t, res.FinalMetricDataList[0].Value, 0.01)
+	assert.Equal(t, "file://"+outputDir(s)+"/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
+	files := readTarGz(t, filepath.Join(outputDir(s), "model.tar.gz"))
+	require.Contains(t, files, "model.json")
+	assert.Len(t, files, 1)
+	var m model
+	require.NoError(t, json.Unmarshal(files["model.json"], &m))
+	assert.True(t, m.Complete)
+	assert.InDelta(t, 2, m.Weights[0], 0.1)
+	assert.InDelta(t, -3, m.Weights[1], 0.1)
+	assert.InDelta(t, 0.5, m.Bias, 0.1)
+	assert.FileExists(t, filepath.Join(outputDir(s), "output.tar.gz"))
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalLinearTwoHostsPipe(t *testing.T) {
+	bin := exampleBinary(t)
+	tmp := isolate(t)
+	data := t.TempDir()
+	writeCSV(t, filepath.Join(data, "train"), 1000, 2, 3)
+	writeCSV(t, filepath.Join(data, "validation"), 100, 1, 4)
+	s := localSpec(t, "linear-two", bin)
+	s.ResourceConfig.InstanceCount = 2
+	s.AlgorithmSpecification.TrainingInputMode = "Pipe"
+	s.HyperParameters = map[string]string{"epochs": "4"}
+	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "File")}
+	kept := filepath.Join(t.TempDir(), "job")
+	res, out := runJob(t, s, WithDir(kept))
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Equal(t, map[string]int{"algo-1": 0, "algo-2": 0}, res.ExitCodes)
+	assert.Contains(t, out, "[algo-1] ")
+	assert.Contains(t, out, "[algo-2] ")
+
+	// Both hosts' model directories, file by file, in the one tar.
+	files := readTarGz(t, filepath.Join(outputDir(s), "model.tar.gz"))
+	want := map[string][]byte{}
+	for _, h := range []string{"algo-1", "algo-2"} {
+		ents, err := os.ReadDir(filepath.Join(kept, h, "model"))
+		require.NoError(t, err)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(kept, h, "model", e.Name()))
+			require.NoError(t, err)
+			want[e.Name()] = b
+		}
+	}
+	assert.Equal(t, want, files)
+	require.Len(t, files, 2)
+	require.Contains(t, files, "model.json")
+	for name, b := range files {
+		var m model
+		require.NoError(t, json.Unmarshal(b, &m), name)
+		assert.True(t, m.Complete, name)
+		assert.Equal(t, 4, m.Epochs, name)
+	}
+	// The hosts' names are loopback addresses that each host can bind.
+	rc, err := os.ReadFile(filepath.Join(kept, "algo-2", "input", "config", "resourceconfig.json"))
+	require.NoError(t, err)
+	assert.Regexp(t, `"current_host": ?"127\.\d+\.\d+\.2"`, string(rc))
+	idc, err := os.ReadFile(filepath.Join(kept, "algo-1", "input", "config", "inputdataconfig.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(idc), `"Pipe"`)
+	assertClean(t, tmp, kept, res)
+}
+
+// seeProgram is a host program that reports what it sees of its channels
+// into output/data and model (so the test reads them from the tars or the
+// kept tree).
+const seeProgram = `
+set -e
+b="$SAGEMAKER_BASE_DIR"
+cd "$b/input/data"
+for c in *-manifest; do cp "$c" "$b/output/data/"; done
+for d in */; do
+  d=${d%/}
+  (cd "$d" && find . -type f | sort > "$b/output/data/$d.list")
+  if touch "$d/new-file" 2>/dev/null; then echo writable > "$b/output/data/$d.rw"; else echo read-only > "$b/output/data/$d.rw"; fi
+done
+for f in *_0; do
+  [ -p "$f" ] || continue
+  c=${f%_0}
+  cat "${c}_0" > "$b/output/data/$c.epoch0"
+  while [ ! -p "${c}_1" ]; do sleep 0.01; done # the next epoch's FIFO comes after this one is read
+  cat "${c}_1" > "$b/output/data/$c.epoch1"
+done
+echo "$TRAINING_JOB_NAME $AWS_REGION $MY_VAR" > "$b/output/data/env"
+`
+
+func TestLocalChannelModes(t *testing.T) {
+	tmp := isolate(t)
+	data := t.TempDir()
+	for _, c := range []string{"file", "fast", "pipe", "rec"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(data, c, "sub"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(data, c, "a.txt"), []byte(c+" a\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(data, c, "sub", "b.txt"), []byte(c+" b\n"), 0o644))
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("unzipped\n"))
+	zw.Close()
+	require.NoError(t, os.MkdirAll(filepath.Join(data, "gz"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(data, "gz", "x.gz"), gz.Bytes(), 0o644))
+
+	s := localSpec(t, "modes", "sh", "-c", seeProgram)
+	s.Environment = map[string]string{"MY_VAR": "from-spec"}
+	rec := channel("rec", "file://"+data+"/rec", "Pipe")
+	rec.RecordWrapperType = "RecordIO"
+	gzc := channel("gz", "file://"+data+"/gz", "Pipe")
+	gzc.CompressionType = "Gzip"
+	s.InputDataConfig = []Channel{
+		channel("file", "file://"+data+"/file", "File"),
+		channel("fast", "file://"+data+"/fast", "FastFile"),
+		channel("pipe", "file://"+data+"/pipe", "Pipe"),
+		rec, gzc,
+	}
+	res, out := runJob(t, s)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
+	assert.Equal(t, "./a.txt\n./sub/b.txt\n", string(files["file.list"]))
+	assert.Equal(t, "./a.txt\n./sub/b.txt\n", string(files["fast.list"]))
+	assert.Equal(t, "writable\n", string(files["file.rw"]))
+	assert.Equal(t, "read-only\n", string(files["fast.rw"]))
+	assert.Equal(t, "pipe a\npipe b\n", string(files["pipe.epoch0"]))
+	assert.Equal(t, "pipe a\npipe b\n", string(files["pipe.epoch1"]))
+	assert.Equal(t, "unzipped\n", string(files["gz.epoch0"]))
+	rd := recordio.NewReader(bytes.NewReader(files["rec.epoch1"]))
+	var recs []string
+	for {
+		r, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		recs = append(recs, string(r))
+	}
+	assert.Equal(t, []string{"rec a\n", "rec b\n"}, recs)
+	assert.Equal(t, "file://"+filepath.Join(data, "file")+"/a.txt", strings.Split(string(files["file-manifest"]), "\n")[1])
+	assert.Equal(t, "modes us-east-1 from-spec\n", string(files["env"]))
+	// New files land in the host's own tree, never in the source.
+	assert.NoFileExists(t, filepath.Join(data, "fast", "new-file"))
+	assert.NoFileExists(t, filepath.Join(data, "file", "new-file"))
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalShardedByS3Key(t *testing.T) {
+	tmp := isolate(t)
+	data := t.TempDir()
+	for i := range 5 {
+		require.NoError(t, os.WriteFile(filepath.Join(data, fmt.Sprintf("f%d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644))
+	}
+	s := localSpec(t, "sharded", "sh", "-c", seeProgram)
+	s.ResourceConfig.InstanceCount = 2
+	f := channel("train", "file://"+data, "File")
+	f.DataSource.S3DataSource.S3DataDistributionType = "ShardedByS3Key"
+	p := channel("stream", "file://"+data, "Pipe")
+	p.DataSource.S3DataSource.S3DataDistributionType = "ShardedByS3Key"
+	s.InputDataConfig = []Channel{f, p}
+	kept := filepath.Join(t.TempDir(), "job")
+	res, out := runJob(t, s, WithDir(kept))
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	read := func(host, name string) string {
+		b, err := os.ReadFile(filepath.Join(kept, host, "output", "data", name))
+		require.NoError(t, err)
+		return string(b)
+	}
+	assert.Equal(t, "./f0\n./f2\n./f4\n", read("algo-1", "train.list"))
+	assert.Equal(t, "./f1\n./f3\n", read("algo-2", "train.list"))
+	assert.Equal(t, "file 0\nfile 2\nfile 4\n", read("algo-1", "stream.epoch0"))
+	assert.Equal(t, "file 1\nfile 3\n", read("algo-2", "stream.epoch1"))
+	assert.Equal(t, data+"/\nfile://"+data+"/f1\nfile://"+data+"/f3\n", read("algo-2", "train-manifest"))
+	// Staged files are links to the source, not copies.
+	src, err := os.Stat(filepath.Join(data, "f3"))
+	require.NoError(t, err)
+	staged, err := os.Stat(filepath.Join(kept, "algo-2", "input", "data", "train", "f3"))
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(src, staged))
+	assertClean(t, tmp, kept, res)
+}
+
+func TestLocalMaxRuntimeExceeded(t *testing.T) {
+	bin := exampleBinary(t)
+	tmp := isolate(t)
+	data := t.TempDir()
+	writeCSV(t, filepath.Join(data, "train"), 20000, 1, 5)
+	ckpt := t.TempDir()
+	s := localSpec(t, "too-long", bin)
+	s.HyperParameters = map[string]string{"epochs": "1000000"}
+	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", "")}
+	s.StoppingCondition.MaxRuntimeInSeconds = 2
+	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt}
+	start := time.Now()
+	res, out := runJob(t, s)
+	assert.Less(t, time.Since(start), 30*time.Second)
+	require.Equal(t, StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
+	assert.Empty(t, res.FailureReason)
+	var statuses []string
+	for _, tr := range res.SecondaryStatusTransitions {
+		statuses = append(statuses, tr.Status)
+	}
+	assert.Equal(t, []string{"Starting", "Downloading", "Training", "Stopping", "Uploading", "MaxRuntimeExceeded"}, statuses)
+	// Checkpoints were synced back, and each is complete.
+	names, err := filepath.Glob(filepath.Join(ckpt, "ckpt-*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, names, out)
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		require.NoError(t, err)
+		var m model
+		require.NoError(t, json.Unmarshal(b, &m), n)
+		assert.Positive(t, m.Epochs)
+	}
+	// The model of the last complete epoch is uploaded after the stop.
+	files := readTarGz(t, filepath.Join(outputDir(s), "model.tar.gz"))
+	var m model
+	require.NoError(t, json.Unmarshal(files["model.json"], &m))
+	assert.False(t, m.Complete)
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalSIGKILLAfterGrace(t *testing.T) {
+	tmp := isolate(t)
+	s := localSpec(t, "ignores-term", "sh", "-c", `trap '' TERM; echo started; sleep 100`)
+	s.StoppingCondition.MaxRuntimeInSeconds = 1
+	start := time.Now()
+	res, out := runJob(t, s, WithGracePeriod(500*time.Millisecond))
+	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Equal(t, StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, 137, res.ExitCodes["algo-1"], "killed by SIGKILL")
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalFailingHostStopsTheOthers(t *testing.T) {
+	tmp := isolate(t)
+	prog := `case "$SAGEMAKER_BASE_DIR" in
+*/algo-2) sleep 0.2; printf 'ValueError: bad row 7\n' > "$SAGEMAKER_BASE_DIR/output/failure"; exit 3;;
+*) trap 'echo got SIGTERM; exit 0' TERM; while :; do sleep 0.05; done;;
+esac`
+	s := localSpec(t, "one-fails", "sh", "-c", prog)
+	s.ResourceConfig.InstanceCount = 2
+	start := time.Now()
+	res, out := runJob(t, s, WithGracePeriod(time.Minute))
+	assert.Less(t, time.Since(start), 20*time.Second, "the other host was stopped at once, not after the grace period")
+	require.Equal(t, StatusFailed, res.TrainingJobStatus, out)
+	assert.Equal(t, SecondaryFailed, res.SecondaryStatus)
+	assert.Equal(t, "AlgorithmError: ValueError: bad row 7", res.FailureReason)
+	assert.Equal(t, 3, res.ExitCodes["algo-2"])
+	assert.Equal(t, 0, res.ExitCodes["algo-1"])
+	assert.Contains(t, out, "[algo-1] got SIGTERM")
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalFailureWithoutFailureFile(t *testing.T) {
+	s := localSpec(t, "no-failure-file", "sh", "-c", "exit 42")
+	res, _ := runJob(t, s)
+	assert.Equal(t, StatusFailed, res.TrainingJobStatus)
+	assert.Equal(t, "AlgorithmError: Exit Code: 42 (algo-1 wrote no failure file)", res.FailureReason)
+}
+
+func TestLocalResumeFromCheckpoints(t *testing.T) {
+	bin := exampleBinary(t)
+	tmp := isolate(t)
+	data := t.TempDir()
+	writeCSV(t, filepath.Join(data, "train"), 500, 1, 6)
+	ckpt := t.TempDir()
+	s := localSpec(t, "resume", bin)
+	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", "")}
+	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt, LocalPath: "/opt/ml/checkpoints"}
+	s.HyperParameters = map[string]string{"epochs": "3"}
+	res, out := runJob(t, s)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Contains(t, out, "step=1;")
+	first, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-*"))
+	assert.Len(t, first, 3, "one checkpoint per epoch: %v", first)
+
+	s.HyperParameters = map[string]string{"epochs": "6"}
+	res, out = runJob(t, s)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	steps := regexp.MustCompile(`train:loss=[^;]*; step=(\d+);`).FindAllStringSubmatch(out, -1)
+	var got []string
+	for _, m := range steps {
+		got = append(got, m[1])
+	}
+	assert.Equal(t, []string{"4", "5", "6"}, got, "the second run continues after epoch 3")
+	// The example keeps its last 3 checkpoints; the deletions reach the
+	// checkpoint URI too.
+	second, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-*"))
+	sort.Strings(second)
+	require.Len(t, second, 3, "%v", second)
+	assert.Contains(t, second[0], "000000000004")
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalBadInput(t *testing.T) {
+	tmp := isolate(t)
+	data := t.TempDir()
+	cases := []struct {
+		name   string
+		mutate func(*Spec)
+		want   string
+	}{
+		{"missing data path", func(s *Spec) {
+			s.InputDataConfig = []Channel{channel("train", "file://"+data+"/nope", "")}
+		}, "channel train: data path " + data + "/nope"},
+		{"missing program", func(s *Spec) { s.Program = []string{"./does-not-exist"} }, "Program: ./does-not-exist does not exist"},
+		{"program not on PATH", func(s *Spec) { s.Program = []string{"no-such-program-xyz"} }, `Program: "no-such-program-xyz" not found`},
+		{"invalid spec", func(s *Spec) { s.TrainingJobName = "bad_name"; s.ResourceConfig.InstanceCount = 0 }, "invalid job: TrainingJobName"},
+		{"duplicate channel", func(s *Spec) {
+			s.InputDataConfig = []Channel{channel("a", "file://"+data, ""), channel("a", "file://"+data, "")}
+		}, `duplicate channel "a"`},
+		{"duplicate instance group", func(s *Spec) {
+			g := InstanceGroup{InstanceGroupName: "g", InstanceType: "ml.m5.large", InstanceCount: 1}
+			s.ResourceConfig = ResourceConfig{InstanceGroups: []InstanceGroup{g, g}}
+		}, `duplicate group name "g"`},
+		{"s3 data not mirrored", func(s *Spec) {
+			s.InputDataConfig = []Channel{channel("train", "s3://bucket/train", "")}
+		}, "bucket/train"},
+		{"image without engine", func(s *Spec) {
+			s.Program = nil
+			s.AlgorithmSpecification.TrainingImage = "img"
+		}, "container engine"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			marker := filepath.Join(t.TempDir(), "started")
+			s := localSpec(t, "bad", "sh", "-c", "touch "+marker)
+			c.mutate(&s)
+			var out bytes.Buffer
+			_, err := RunLocal(context.Background(), s, WithOutput(&out), WithProgress(&out),
+				WithS3Root(t.TempDir()), WithDockerCLI("no-such-docker"))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+			assert.NoFileExists(t, marker, "nothing may start")
+		})
+	}
+	ents, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, ents)
+}
+
+func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "bucket", "train"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "bucket", "train", "x"), []byte("x\n"), 0o644))
+	s := localSpec(t, "s3-root", "sh", "-c", `cp "$SAGEMAKER_BASE_DIR/input/data/train/x" "$SAGEMAKER_BASE_DIR/model/"`)
+	s.InputDataConfig = []Channel{channel("train", "s3://bucket/train/", "")}
+	s.OutputDataConfig.S3OutputPath = "s3://bucket/out"
+	res, out := runJob(t, s, WithS3Root(root))
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Equal(t, "s3://bucket/out/s3-root/output/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
+	files := readTarGz(t, filepath.Join(root, "bucket", "out", "s3-root", "output", "model.tar.gz"))
+	assert.Equal(t, map[string][]byte{"x": []byte("x\n")}, files)
+}
+
+func TestLocalContextCancelStops(t *testing.T) {
+	tmp := isolate(t)
+	s := localSpec(t, "cancelled", "sh", "-c", `echo ready; trap 'exit 0' TERM; while :; do sleep 0.05; done`)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lineWaiter{want: "[algo-1] ready", hit: make(chan struct{})}
+	go func() { <-out.hit; cancel() }()
+	res, err := RunLocal(ctx, s, WithOutput(out), WithProgress(nil))
+	require.NoError(t, err)
+	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
+	assert.Equal(t, SecondaryStopped, res.SecondaryStatus)
+	assertClean(t, tmp, "", res)
+}
+
+type lineWaiter struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	want string
+	hit  chan struct{}
+	once sync.Once
+}
+
+func (w *lineWaiter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.hit) })
+	}
+	return len(p), nil
+}

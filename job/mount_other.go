@@ -1,0 +1,9 @@
+//go:build !linux
+
+package job
+
+import "errors"
+
+func bindReadOnly(dir string) error { return errors.New("bind mounts need Linux") }
+
+func unmount(dir string) {}

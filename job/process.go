@@ -1,0 +1,200 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sagemaker-go/training/channels"
+)
+
+func feedOptions(c Channel) []channels.FeedOption {
+	var opts []channels.FeedOption
+	if c.ShuffleConfig != nil {
+		opts = append(opts, channels.WithShuffle(uint64(c.ShuffleConfig.Seed)))
+	}
+	return opts
+}
+
+// resolveProgram turns Program into an argv. Program[0] is, in this order:
+// a path (absolute, or starting with ./ or ../, relative to the job file's
+// directory) to an executable file, or to a Go package directory that is
+// built once with go build; a Go import path containing a dot in its first
+// element (example.com/x/cmd), built with go build; or a command looked up
+// on PATH.
+func (p *plan) resolveProgram(ctx context.Context) ([]string, error) {
+	prog := p.spec.Program
+	name := prog[0]
+	base := p.spec.BaseDir
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	isPath := filepath.IsAbs(name) || name == "." || name == ".." ||
+		strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
+	switch {
+	case isPath:
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(base, path)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("Program: %s does not exist: %w", name, err)
+		}
+		if info.IsDir() {
+			bin, err := p.goBuild(ctx, path, ".")
+			if err != nil {
+				return nil, err
+			}
+			return append([]string{bin}, prog[1:]...), nil
+		}
+		if info.Mode().Perm()&0o111 == 0 {
+			return nil, fmt.Errorf("Program: %s is not executable", path)
+		}
+		return append([]string{path}, prog[1:]...), nil
+	case strings.Contains(strings.SplitN(name, "/", 2)[0], ".") && strings.Contains(name, "/"):
+		bin, err := p.goBuild(ctx, base, name)
+		if err != nil {
+			return nil, err
+		}
+		return append([]string{bin}, prog[1:]...), nil
+	default:
+		path, err := exec.LookPath(name)
+		if err != nil {
+			return nil, fmt.Errorf("Program: %q not found: %w", name, err)
+		}
+		return append([]string{path}, prog[1:]...), nil
+	}
+}
+
+// goBuild builds the Go package pkg (from dir) into the job directory.
+func (p *plan) goBuild(ctx context.Context, dir, pkg string) (string, error) {
+	bin := filepath.Join(p.jobDir, "bin", "train")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("Program: go build %s (in %s): %w\n%s", pkg, dir, err, out)
+	}
+	return bin, nil
+}
+
+// hostEnv is the environment SageMaker gives a container, for host h. For
+// processes it also carries this process's environment (PATH, HOME, ...)
+// without any SM_* or SAGEMAKER_* variable, and SAGEMAKER_BASE_DIR.
+func (p *plan) hostEnv(h *host, inherit bool) []string {
+	var env []string
+	if inherit {
+		for _, kv := range os.Environ() {
+			k, _, _ := strings.Cut(kv, "=")
+			if strings.HasPrefix(k, "SM_") || strings.HasPrefix(k, "SAGEMAKER_") ||
+				k == "TRAINING_JOB_NAME" || k == "TRAINING_JOB_ARN" || k == "AWS_REGION" {
+				continue
+			}
+			if _, ok := p.spec.Environment[k]; ok {
+				continue
+			}
+			env = append(env, kv)
+		}
+		env = append(env, "SAGEMAKER_BASE_DIR="+h.base)
+	}
+	env = append(env,
+		"TRAINING_JOB_NAME="+p.spec.TrainingJobName,
+		"TRAINING_JOB_ARN="+p.arn,
+		"AWS_REGION="+p.region,
+	)
+	for _, k := range sortedKeys(p.spec.Environment) {
+		env = append(env, k+"="+p.spec.Environment[k])
+	}
+	return env
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// proc is a host run as a process group on this machine.
+type proc struct {
+	cmd      *exec.Cmd
+	done     chan struct{}
+	code     int
+	stopOnce sync.Once
+}
+
+// startProcess starts host i as its own process group, its stdout and
+// stderr pumped line by line with the host prefix.
+func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
+	p := r.p
+	h := p.hosts[i]
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Env = p.hostEnv(h, true)
+	cmd.Dir = h.base
+	cmd.Stdout, cmd.Stderr = wr, wr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		rd.Close()
+		wr.Close()
+		return nil, err
+	}
+	wr.Close()
+	outWG.Add(1)
+	go func() { defer outWG.Done(); defer rd.Close(); r.pump(h.label, rd) }()
+	pr := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		pr.code = exitCode(cmd.ProcessState, err)
+		// The group may outlive its leader; nothing of the host stays.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		close(pr.done)
+	}()
+	return pr, nil
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			ps = ee.ProcessState
+		} else {
+			return -1
+		}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func (pr *proc) wait() int { <-pr.done; return pr.code }
+
+// stop sends SIGTERM to the host's process group and SIGKILL after grace.
+func (pr *proc) stop(grace time.Duration) {
+	pr.stopOnce.Do(func() {
+		pgid := pr.cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-pr.done:
+		case <-t.C:
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
+}

@@ -1,0 +1,497 @@
+package job
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sagemaker-go/training/channels"
+	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/hyperparams"
+	"github.com/sagemaker-go/training/resources"
+)
+
+// hostProc is one running host: a process group or a container.
+type hostProc interface {
+	// wait returns the exit code (128+signal for a signal).
+	wait() int
+	// stop asks the host to stop (SIGTERM), then kills it after grace.
+	stop(grace time.Duration)
+}
+
+type hostState struct {
+	state string // pending, running, exited
+	code  int
+}
+
+type metricDef struct {
+	name string
+	re   *regexp.Regexp
+}
+
+type run struct {
+	p   *plan
+	res Result
+
+	mu      sync.Mutex
+	states  []hostState
+	metrics map[string]MetricData
+	defs    []metricDef
+	outMu   sync.Mutex
+	start   time.Time
+}
+
+func newRun(p *plan, created time.Time) *run {
+	r := &run{p: p, metrics: map[string]MetricData{}, states: make([]hostState, len(p.hosts)), start: created}
+	r.res = Result{
+		TrainingJobName:   p.spec.TrainingJobName,
+		TrainingJobArn:    p.arn,
+		TrainingJobStatus: StatusInProgress,
+		CreationTime:      created,
+	}
+	for _, d := range p.spec.AlgorithmSpecification.MetricDefinitions {
+		r.defs = append(r.defs, metricDef{d.Name, regexp.MustCompile(d.Regex)})
+	}
+	for i := range r.states {
+		r.states[i].state = "pending"
+	}
+	r.transition(SecondaryStarting, "Preparing the instances for training")
+	return r
+}
+
+// transition records a secondary status and reports it.
+func (r *run) transition(status, msg string) {
+	now := time.Now().UTC()
+	r.mu.Lock()
+	tr := r.res.SecondaryStatusTransitions
+	if n := len(tr); n > 0 && tr[n-1].EndTime == nil {
+		tr[n-1].EndTime = &now
+	}
+	r.res.SecondaryStatusTransitions = append(tr, SecondaryStatusTransition{Status: status, StartTime: now, StatusMessage: msg})
+	r.res.SecondaryStatus = status
+	r.res.LastModifiedTime = &now
+	r.mu.Unlock()
+	r.progressf("%s %s", status, msg)
+}
+
+func (r *run) progressf(format string, args ...any) {
+	if r.p.cfg.progress == nil {
+		return
+	}
+	el := time.Since(r.start).Round(100 * time.Millisecond)
+	r.outMu.Lock()
+	fmt.Fprintf(r.p.cfg.progress, "smtrain local: %s [%s] %s\n", r.p.spec.TrainingJobName, el, fmt.Sprintf(format, args...))
+	r.outMu.Unlock()
+}
+
+func (r *run) hostSummary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	parts := make([]string, len(r.states))
+	for i, s := range r.states {
+		st := s.state
+		if st == "exited" {
+			st = fmt.Sprintf("exited %d", s.code)
+		}
+		parts[i] = r.p.hosts[i].label + " " + st
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *run) setState(i int, state string, code int) {
+	r.mu.Lock()
+	r.states[i] = hostState{state, code}
+	r.mu.Unlock()
+	r.progressf("%s", r.hostSummary())
+}
+
+// run executes the job; the plan has been checked.
+func (r *run) run(ctx context.Context) (Result, error) {
+	p := r.p
+	r.transition(SecondaryDownloading, "Staging the input data and checkpoints")
+	if err := p.setupHosts(); err != nil {
+		return r.abort(fmt.Errorf("setting up the host trees: %w", err))
+	}
+	var syncer *ckptSync
+	if p.ckptSrc != "" {
+		var err error
+		if syncer, err = restoreCheckpoints(p); err != nil {
+			return r.abort(err)
+		}
+	}
+	feeders, err := r.startFeeders(ctx)
+	if err != nil {
+		return r.abort(err)
+	}
+	closeFeeders := func() error {
+		var errs []error
+		for _, f := range feeders {
+			errs = append(errs, f.Close())
+		}
+		feeders = nil
+		return errors.Join(errs...)
+	}
+	defer closeFeeders()
+
+	var cleanupNet func()
+	if p.container {
+		if cleanupNet, err = p.createNetwork(ctx); err != nil {
+			return r.abort(err)
+		}
+		defer cleanupNet()
+	}
+
+	r.transition(SecondaryTraining, "Training in progress")
+	trainStart := time.Now().UTC()
+	r.res.TrainingStartTime = &trainStart
+
+	// Start every host; a host that cannot start fails the job.
+	type exit struct{ i, code int }
+	exits := make(chan exit, len(p.hosts))
+	procs := make([]hostProc, len(p.hosts))
+	var outWG sync.WaitGroup
+	var startErr error
+	for i := range p.hosts {
+		var hp hostProc
+		var err error
+		if p.container {
+			hp, err = r.startContainer(ctx, i, &outWG)
+		} else {
+			hp, err = r.startProcess(i, &outWG)
+		}
+		if err != nil {
+			startErr = fmt.Errorf("starting %s: %w", p.hosts[i].label, err)
+			break
+		}
+		procs[i] = hp
+		r.setState(i, "running", 0)
+		go func(i int) { exits <- exit{i, hp.wait()} }(i)
+	}
+
+	syncDone := make(chan struct{})
+	syncStop := make(chan struct{})
+	if syncer != nil {
+		go func() { defer close(syncDone); syncer.loop(syncStop, p.cfg.syncInterval) }()
+	} else {
+		close(syncDone)
+	}
+
+	runtime := time.Duration(p.spec.StoppingCondition.MaxRuntimeInSeconds) * time.Second
+	timer := time.NewTimer(runtime)
+	defer timer.Stop()
+	heartbeat := time.NewTicker(p.cfg.heartbeat)
+	defer heartbeat.Stop()
+
+	running := 0
+	for _, hp := range procs {
+		if hp != nil {
+			running++
+		}
+	}
+	status, secondary, failedHost := "", "", -1
+	stopping := false
+	stopAll := func() {
+		if stopping {
+			return
+		}
+		stopping = true
+		for i, hp := range procs {
+			if hp != nil && r.stateOf(i) == "running" {
+				go hp.stop(p.cfg.grace)
+			}
+		}
+	}
+	if startErr != nil {
+		status, secondary = StatusFailed, SecondaryFailed
+		r.res.FailureReason = failure.Truncate("ClientError: " + startErr.Error())
+		stopAll()
+	}
+	for running > 0 {
+		select {
+		case e := <-exits:
+			running--
+			r.res.ExitCodes = setCode(r.res.ExitCodes, p.hosts[e.i].label, e.code)
+			r.setState(e.i, "exited", e.code)
+			if e.code != 0 && status == "" {
+				status, secondary, failedHost = StatusFailed, SecondaryFailed, e.i
+				r.progressf("%s failed with exit code %d; stopping the other hosts", p.hosts[e.i].label, e.code)
+				stopAll()
+			}
+		case <-timer.C:
+			if status == "" {
+				status, secondary = StatusStopped, SecondaryMaxRuntimeExceeded
+				r.res.TrainingJobStatus = StatusStopping
+				r.transition(SecondaryStopping, fmt.Sprintf("MaxRuntimeInSeconds (%d) exceeded: SIGTERM, SIGKILL after %s", p.spec.StoppingCondition.MaxRuntimeInSeconds, p.cfg.grace))
+				stopAll()
+			}
+		case <-ctx.Done():
+			if status == "" {
+				status, secondary = StatusStopped, SecondaryStopped
+				r.res.TrainingJobStatus = StatusStopping
+				r.transition(SecondaryStopping, "Stop requested: SIGTERM, SIGKILL after "+p.cfg.grace.String())
+				stopAll()
+			}
+			ctx = context.Background() // only once
+		case <-heartbeat.C:
+			r.progressf("%s", r.hostSummary())
+		}
+	}
+	outWG.Wait()
+	if status == "" {
+		status, secondary = StatusCompleted, SecondaryCompleted
+	}
+	trainEnd := time.Now().UTC()
+	close(syncStop)
+	<-syncDone
+	var errs []error
+	if syncer != nil {
+		if err := syncer.once(); err != nil {
+			errs = append(errs, fmt.Errorf("final checkpoint sync: %w", err))
+		}
+	}
+	if err := closeFeeders(); err != nil {
+		r.progressf("closing the Pipe feeders: %v", err)
+	}
+	if failedHost >= 0 {
+		r.res.FailureReason = p.failureReason(failedHost, r.res.ExitCodes[p.hosts[failedHost].label])
+	}
+
+	r.transition(SecondaryUploading, "Uploading generated training model")
+	if err := p.writeArtifacts(); err != nil {
+		errs = append(errs, err)
+	} else {
+		r.res.ModelArtifacts = &ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
+		r.res.OutputDataS3Uri = p.outURI + "/output.tar.gz"
+	}
+	r.res.TrainingJobStatus = status
+	r.transition(secondary, "Training job "+strings.ToLower(status))
+	end := time.Now().UTC()
+	r.res.TrainingEndTime = &end
+	secs := int(math.Ceil(trainEnd.Sub(trainStart).Seconds()))
+	r.res.TrainingTimeInSeconds = secs
+	r.res.BillableTimeInSeconds = secs
+	r.res.FinalMetricDataList = r.finalMetrics()
+	// close the last transition
+	now := time.Now().UTC()
+	tr := r.res.SecondaryStatusTransitions
+	tr[len(tr)-1].EndTime = &now
+	return r.res, errors.Join(errs...)
+}
+
+func setCode(m map[string]int, k string, v int) map[string]int {
+	if m == nil {
+		m = map[string]int{}
+	}
+	m[k] = v
+	return m
+}
+
+func (r *run) stateOf(i int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.states[i].state
+}
+
+// abort ends a job that failed before its hosts started.
+func (r *run) abort(err error) (Result, error) {
+	r.res.TrainingJobStatus = StatusFailed
+	r.res.FailureReason = failure.Truncate("ClientError: " + err.Error())
+	r.transition(SecondaryFailed, err.Error())
+	return r.res, err
+}
+
+// finalMetrics returns the last value of each metric, in definition order.
+func (r *run) finalMetrics() []MetricData {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []MetricData
+	for _, d := range r.defs {
+		if m, ok := r.metrics[d.name]; ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// scrape matches one output line against the MetricDefinitions: the first
+// group is the value, and the last value seen (across hosts) wins.
+// Non-finite values are not kept (JSON cannot carry them).
+func (r *run) scrape(line string) {
+	for _, d := range r.defs {
+		m := d.re.FindStringSubmatch(line)
+		if len(m) < 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(m[1]), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		r.mu.Lock()
+		r.metrics[d.name] = MetricData{MetricName: d.name, Value: v, Timestamp: time.Now().UTC()}
+		r.mu.Unlock()
+	}
+}
+
+// pump copies a host's output to the job's output, one prefixed line at a
+// time, scraping metrics on the way.
+func (r *run) pump(label string, rd io.Reader) {
+	br := bufio.NewReaderSize(rd, 64<<10)
+	prefix := "[" + label + "] "
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			line = strings.TrimRight(line, "\r\n")
+			r.scrape(line)
+			r.outMu.Lock()
+			io.WriteString(r.p.cfg.stdout, prefix+line+"\n")
+			r.outMu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// setupHosts creates every host's tree and writes its config files with the
+// packages that read them.
+func (p *plan) setupHosts() error {
+	names := make([]string, len(p.hosts))
+	for i, h := range p.hosts {
+		names[i] = h.name
+	}
+	var groups []resources.InstanceGroup
+	if len(p.spec.ResourceConfig.InstanceGroups) == 0 {
+		groups = []resources.InstanceGroup{{Name: "homogeneousCluster", InstanceType: p.spec.ResourceConfig.InstanceType, Hosts: names}}
+	} else {
+		for _, g := range p.spec.ResourceConfig.InstanceGroups {
+			ig := resources.InstanceGroup{Name: g.InstanceGroupName, InstanceType: g.InstanceType, Hosts: []string{}}
+			for _, h := range p.hosts {
+				if h.group == g.InstanceGroupName {
+					ig.Hosts = append(ig.Hosts, h.name)
+				}
+			}
+			groups = append(groups, ig)
+		}
+	}
+	hps := p.spec.HyperParameters
+	if hps == nil {
+		hps = map[string]string{}
+	}
+	for i, h := range p.hosts {
+		h.base = filepath.Join(p.jobDir, h.label)
+		for _, d := range []string{"input/config", "input/data", "model", "output/data", "code"} {
+			if err := os.MkdirAll(filepath.Join(h.base, d), 0o755); err != nil {
+				return err
+			}
+		}
+		cfgDir := filepath.Join(h.base, "input", "config")
+		group := h.group
+		if group == "" {
+			group = "homogeneousCluster"
+		}
+		nic := "eth0"
+		if !p.container {
+			nic = "lo"
+		}
+		rc := resources.Config{
+			CurrentHost:          h.name,
+			Hosts:                names,
+			NetworkInterfaceName: nic,
+			CurrentInstanceType:  h.itype,
+			CurrentGroupName:     group,
+			InstanceGroups:       groups,
+		}
+		if err := resources.WriteFile(filepath.Join(cfgDir, resources.FileName), rc); err != nil {
+			return err
+		}
+		if err := hyperparams.WriteFile(filepath.Join(cfgDir, hyperparams.FileName), hps); err != nil {
+			return err
+		}
+		set := p.channelsFor(i)
+		if len(set) > 0 {
+			if err := channels.WriteFile(filepath.Join(cfgDir, channels.FileName), set); err != nil {
+				return err
+			}
+		}
+		for ci := range p.channels {
+			if p.channels[ci].receives(i) {
+				if err := p.stageChannel(i, &p.channels[ci]); err != nil {
+					return err
+				}
+			}
+		}
+		if p.ckptSrc != "" {
+			if p.container {
+				h.ckptDir = filepath.Join(h.base, "checkpoints")
+				if strings.HasPrefix(p.ckptPath, "/opt/ml/") {
+					h.ckptDir = filepath.Join(h.base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
+				}
+			} else {
+				h.ckptDir = filepath.Join(h.base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
+			}
+			if err := os.MkdirAll(h.ckptDir, 0o755); err != nil {
+				return err
+			}
+			local := h.ckptDir
+			if p.container {
+				local = p.ckptPath
+			}
+			if err := writeCheckpointConfig(filepath.Join(cfgDir, checkpointConfigFile), local); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startFeeders starts one Pipe-mode feeder per Pipe channel and host.
+func (r *run) startFeeders(ctx context.Context) ([]*channels.Feeder, error) {
+	p := r.p
+	var fs []*channels.Feeder
+	for i := range p.hosts {
+		set := p.channelsFor(i)
+		for _, sc := range p.channels {
+			if sc.mode != "Pipe" || !sc.receives(i) {
+				continue
+			}
+			c := set[sc.spec.ChannelName]
+			var files []string
+			for _, fi := range sc.filesFor(i) {
+				files = append(files, sc.files[fi])
+			}
+			var opts []channels.FeedOption
+			opts = append(opts, feedOptions(sc.spec)...)
+			f, err := channels.Feed(ctx, c, files, opts...)
+			if err != nil {
+				for _, f := range fs {
+					f.Close()
+				}
+				return nil, fmt.Errorf("channel %s on %s: %w", sc.spec.ChannelName, p.hosts[i].label, err)
+			}
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
+}
+
+// failureReason reads host i's failure file into FailureReason the way
+// SageMaker shows it: "AlgorithmError: " and the file's text, at most 1024
+// characters in all. Without a failure file it names the exit code.
+func (p *plan) failureReason(i, code int) string {
+	data, err := os.ReadFile(filepath.Join(p.hosts[i].base, "output", "failure"))
+	msg := strings.TrimSpace(string(data))
+	if err != nil || msg == "" {
+		msg = fmt.Sprintf("Exit Code: %d (%s wrote no failure file)", code, p.hosts[i].label)
+	}
+	return failure.Truncate("AlgorithmError: " + msg)
+}
