@@ -151,7 +151,11 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 	if d, ok := ctx.Deadline(); ok {
 		f.SetReadDeadline(d)
 	}
-	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		f.SetReadDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	var perr error
 	err = rc.Read(func(fd uintptr) bool {
 		// Before a writer connects, poll reports nothing (read would
@@ -169,9 +173,16 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 			return fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0
 		}
 	})
-	stop()
 	if err == nil {
 		err = perr
+	}
+	if !stop() {
+		// ctx ended while the writer connected: the deadline may be
+		// set at any moment, so the open counts as cancelled.
+		<-fired
+		if err == nil {
+			err = context.Cause(ctx)
+		}
 	}
 	if err != nil {
 		f.Close()
