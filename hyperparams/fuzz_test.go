@@ -91,7 +91,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil && !strings.Contains(err.Error(), "hyperparameters.json: \"") {
 			t.Fatalf("error without file and key: %v", err)
 		}
-		if c.S == "" && v != "" && v != "null" && v != `""` && err == nil {
+		if d := decodeValue(v); c.S == "" && d != nil && d != "" && err == nil {
 			t.Fatalf("string field not set from %q", v)
 		}
 	})

@@ -19,7 +19,7 @@ import (
 // (surrogate pairs above U+FFFF), object keys sorted by code point.
 //
 // Besides the Parse value types it accepts the other Go integer and float
-// kinds, maps with string keys and slices of any of these; any other type is
+// kinds, json.Number, maps with string keys and slices of any of these; any other type is
 // first encoded with encoding/json. It panics only for a value that
 // encoding/json cannot encode either, like json.dumps raising TypeError.
 func Dumps(v any) string {
@@ -211,6 +211,12 @@ func appendJSON(b *strings.Builder, v any) {
 		appendJSONFloat(b, v)
 	case string:
 		appendJSONString(b, v)
+	case json.Number:
+		if n, err := Parse([]byte(v)); err == nil {
+			appendJSON(b, n)
+		} else {
+			appendJSONString(b, string(v))
+		}
 	case []any:
 		b.WriteByte('[')
 		for i, e := range v {

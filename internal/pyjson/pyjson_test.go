@@ -1,6 +1,7 @@
 package pyjson
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
@@ -242,6 +243,8 @@ func TestDumps(t *testing.T) {
 			A int    `json:"a"`
 		}{"x", 1}, `{"a":1,"b":"x"}`},
 		{(*int)(nil), `null`},
+		{json.Number("1.50"), `1.5`},
+		{json.Number("12"), `12`},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Dumps(tt.in), "%#v", tt.in)
