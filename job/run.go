@@ -272,6 +272,8 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	} else {
 		r.res.ModelArtifacts = &ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
 		r.res.OutputDataS3Uri = p.outURI + "/output.tar.gz"
+		r.res.LocalArtifactsDir = p.outDir
+		r.progressf("model.tar.gz and output.tar.gz written to %s", p.outDir)
 	}
 	r.res.TrainingJobStatus = status
 	r.transition(secondary, "Training job "+strings.ToLower(status))

@@ -157,6 +157,9 @@ type Result struct {
 	TrainingTimeInSeconds      int                         `json:"TrainingTimeInSeconds,omitempty"`
 	BillableTimeInSeconds      int                         `json:"BillableTimeInSeconds,omitempty"`
 	ExitCodes                  map[string]int              `json:"ExitCodes,omitempty"` // local mode: exit code per host
+	// LocalArtifactsDir is, for local runs, the directory on this machine
+	// that holds model.tar.gz and output.tar.gz.
+	LocalArtifactsDir string `json:"LocalArtifactsDir,omitempty"`
 }
 
 // ModelArtifacts is where model.tar.gz went.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -119,6 +120,9 @@ func printSummary(w io.Writer, r job.Result) {
 	}
 	if r.OutputDataS3Uri != "" {
 		fmt.Fprintf(w, "Output: %s\n", r.OutputDataS3Uri)
+	}
+	if r.LocalArtifactsDir != "" && !strings.HasPrefix(r.OutputDataS3Uri, "file://") {
+		fmt.Fprintf(w, "On this machine: %s\n", r.LocalArtifactsDir)
 	}
 	for _, m := range r.FinalMetricDataList {
 		fmt.Fprintf(w, "Metric %s = %s\n", m.MetricName, strconv.FormatFloat(m.Value, 'g', -1, 64))

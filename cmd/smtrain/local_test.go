@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/job"
+)
+
+// TestLocalCommandExample runs the example's own job file, unchanged, with
+// its Go package built by go build, two hosts and the Pipe channel.
+func TestLocalCommandExample(t *testing.T) {
+	s3 := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"local", "-f", "../../examples/linear/job.json", "--json", "--s3-root", s3}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr.String())
+	var res job.Result
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
+	assert.Equal(t, "Completed", res.TrainingJobStatus)
+	assert.Equal(t, "s3://sagemaker-go-examples/linear/output/linear-example/output/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
+	assert.Equal(t, map[string]int{"algo-1": 0, "algo-2": 0}, res.ExitCodes)
+	names := map[string]bool{}
+	for _, m := range res.FinalMetricDataList {
+		names[m.MetricName] = true
+		assert.Less(t, m.Value, 0.1, m.MetricName)
+	}
+	assert.Equal(t, map[string]bool{"train:loss": true, "validation:loss": true}, names)
+	assert.FileExists(t, filepath.Join(s3, "sagemaker-go-examples", "linear", "output", "linear-example", "output", "model.tar.gz"))
+	assert.Contains(t, stderr.String(), "[algo-2] ")
+	assert.Contains(t, stderr.String(), "smtrain local: linear-example")
+}
+
+func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, program string) string {
+		spec := map[string]any{
+			"TrainingJobName":        name,
+			"AlgorithmSpecification": map[string]any{"TrainingInputMode": "File"},
+			"OutputDataConfig":       map[string]any{"S3OutputPath": "file://out"},
+			"ResourceConfig":         map[string]any{"InstanceType": "ml.m5.large", "InstanceCount": 1},
+			"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": 60},
+			"Program":                []string{"sh", "-c", program},
+		}
+		b, err := json.Marshal(spec)
+		require.NoError(t, err)
+		p := filepath.Join(dir, name+".json")
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		return p
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"local", "-f", write("ok", "echo hello"), "--quiet"}, &stdout, &stderr)
+	assert.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stdout.String(), "[algo-1] hello")
+	assert.Contains(t, stdout.String(), "Training job ok: Completed")
+	assert.Contains(t, stdout.String(), "Model:  file://out/ok/output/model.tar.gz")
+	assert.FileExists(t, filepath.Join(dir, "out", "ok", "output", "model.tar.gz"), "file:// paths are relative to the job file")
+	assert.Empty(t, stderr.String())
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"local", "-f", write("fails", `echo "it broke" > "$SAGEMAKER_BASE_DIR/output/failure"; exit 2`), "--quiet"}, &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout.String(), "Failure reason: AlgorithmError: it broke")
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"local", "-f", filepath.Join(dir, "missing.json")}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), "missing.json")
+
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"TrainingJobName":"x","Colour":"red"}`), 0o644))
+	stderr.Reset()
+	code = run([]string{"local", "-f", bad}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), `unknown field "Colour"`)
+
+	stderr.Reset()
+	code = run([]string{"local"}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.True(t, strings.HasPrefix(stderr.String(), "usage: smtrain local"))
+}
