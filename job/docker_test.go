@@ -1,0 +1,130 @@
+package job
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/testenv"
+)
+
+// exampleImage builds an image FROM scratch holding only the example's
+// static binary as train on PATH, and removes it when t ends.
+func exampleImage(t *testing.T) string {
+	t.Helper()
+	testenv.NeedDocker(t)
+	bin := exampleBinary(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "train"), data, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"),
+		[]byte("FROM scratch\nCOPY train /usr/bin/train\nENV PATH=/usr/bin\n"), 0o644))
+	tag := fmt.Sprintf("smtrain-job-test-%d:latest", time.Now().UnixNano())
+	out, err := exec.Command("docker", "build", "-q", "-t", tag, dir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag
+}
+
+// assertNoDockerLeftovers checks that no container or network of the job
+// remains.
+func assertNoDockerLeftovers(t *testing.T, name string) {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-a", "--format", "{{.Names}}").Output()
+	require.NoError(t, err)
+	for _, n := range strings.Fields(string(out)) {
+		assert.False(t, strings.HasPrefix(n, name+"-"), "container %s left behind", n)
+	}
+	out, err = exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
+	require.NoError(t, err)
+	assert.NotContains(t, strings.Fields(string(out)), name+"-net")
+}
+
+func TestLocalContainers(t *testing.T) {
+	img := exampleImage(t)
+	for _, hosts := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d hosts", hosts), func(t *testing.T) {
+			tmp := isolate(t)
+			data := t.TempDir()
+			writeCSV(t, filepath.Join(data, "train"), 1000, 2, 8)
+			writeCSV(t, filepath.Join(data, "validation"), 100, 1, 9)
+			name := fmt.Sprintf("container-%d", hosts)
+			s := localSpec(t, name)
+			s.AlgorithmSpecification.TrainingImage = img
+			s.AlgorithmSpecification.TrainingInputMode = "Pipe"
+			s.ResourceConfig.InstanceCount = hosts
+			s.HyperParameters = map[string]string{"epochs": "3"}
+			s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "FastFile")}
+			s.AlgorithmSpecification.MetricDefinitions = []MetricDefinition{{Name: "train:loss", Regex: `#metric train:loss=([^;]+);`}}
+			res, out := runJob(t, s)
+			require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+			assert.Len(t, res.ExitCodes, hosts)
+			require.Len(t, res.FinalMetricDataList, 1)
+			files := readTarGz(t, filepath.Join(outputDir(s), "model.tar.gz"))
+			require.Len(t, files, hosts)
+			var m model
+			require.NoError(t, json.Unmarshal(files["model.json"], &m))
+			assert.Equal(t, "algo-1", m.Host, "containers reach each other by algo-N names")
+			assert.Equal(t, 3, m.Epochs)
+			if hosts == 2 {
+				assert.Contains(t, files, "model-algo-2.json")
+				assert.Contains(t, out, "[algo-2] ")
+			}
+			assertClean(t, tmp, "", res)
+			assertNoDockerLeftovers(t, name)
+		})
+	}
+}
+
+func TestLocalContainerNameClash(t *testing.T) {
+	img := exampleImage(t)
+	name := "clash"
+	out, err := exec.Command("docker", "create", "--name", name+"-algo-1", img, "train").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name+"-algo-1").Run() })
+	s := localSpec(t, name)
+	s.AlgorithmSpecification.TrainingImage = img
+	_, err = RunLocal(t.Context(), s, WithProgress(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a container named clash-algo-1 exists already")
+
+	s.AlgorithmSpecification.TrainingImage = "smtrain-no-such-image:1"
+	_, err = RunLocal(t.Context(), s, WithProgress(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TrainingImage smtrain-no-such-image:1 is not in the local engine")
+}
+
+func TestLocalContainerMaxRuntime(t *testing.T) {
+	img := exampleImage(t)
+	tmp := isolate(t)
+	data := t.TempDir()
+	writeCSV(t, filepath.Join(data, "train"), 20000, 1, 10)
+	ckpt := t.TempDir()
+	s := localSpec(t, "container-too-long")
+	s.AlgorithmSpecification.TrainingImage = img
+	s.HyperParameters = map[string]string{"epochs": "1000000"}
+	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", "")}
+	s.StoppingCondition.MaxRuntimeInSeconds = 3
+	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt}
+	res, out := runJob(t, s)
+	require.Equal(t, StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
+	names, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-algo-1-*.json"))
+	require.NotEmpty(t, names, out)
+	b, err := os.ReadFile(names[len(names)-1])
+	require.NoError(t, err)
+	var m model
+	require.NoError(t, json.Unmarshal(b, &m))
+	assert.Positive(t, m.Epochs)
+	assertClean(t, tmp, "", res)
+	assertNoDockerLeftovers(t, "container-too-long")
+}
