@@ -368,8 +368,9 @@ func (w *Writer) part(data []byte, flag uint32) error {
 		_, err := w.w.Write(b)
 		return err
 	}
-	var h [8]byte
-	if _, err := w.w.Write(header(h[:0], len(data), flag)); err != nil {
+	h := header(w.scratch[:0], len(data), flag)
+	w.scratch = h[:0]
+	if _, err := w.w.Write(h); err != nil {
 		return err
 	}
 	if _, err := w.w.Write(data); err != nil {
@@ -399,8 +400,9 @@ func (w *Writer) WriteFrom(src io.Reader, n int64) error {
 				flag = flagMiddle
 			}
 		}
-		var h [8]byte
-		if _, err := w.w.Write(header(h[:0], int(size), flag)); err != nil {
+		h := header(w.scratch[:0], int(size), flag)
+		w.scratch = h[:0]
+		if _, err := w.w.Write(h); err != nil {
 			return err
 		}
 		m, err := io.CopyN(w.w, src, size)

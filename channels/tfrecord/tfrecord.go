@@ -226,23 +226,23 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
 // Write writes one record.
 func (w *Writer) Write(record []byte) error {
-	var h [12]byte
-	binary.LittleEndian.PutUint64(h[:], uint64(len(record)))
-	binary.LittleEndian.PutUint32(h[8:], Mask(h[:8]))
-	var crc [4]byte
-	binary.LittleEndian.PutUint32(crc[:], Mask(record))
+	b := binary.LittleEndian.AppendUint64(w.scratch[:0], uint64(len(record)))
+	b = binary.LittleEndian.AppendUint32(b, Mask(b[:8]))
+	crc := Mask(record)
 	if len(record) <= 64<<10 {
-		b := append(w.scratch[:0], h[:]...)
 		b = append(b, record...)
-		b = append(b, crc[:]...)
+		b = binary.LittleEndian.AppendUint32(b, crc)
 		w.scratch = b[:0]
 		_, err := w.w.Write(b)
 		return err
 	}
-	for _, b := range [][]byte{h[:], record, crc[:]} {
-		if _, err := w.w.Write(b); err != nil {
-			return err
-		}
+	w.scratch = b[:0]
+	if _, err := w.w.Write(b); err != nil {
+		return err
 	}
-	return nil
+	if _, err := w.w.Write(record); err != nil {
+		return err
+	}
+	_, err := w.w.Write(binary.LittleEndian.AppendUint32(w.scratch[:0], crc))
+	return err
 }
