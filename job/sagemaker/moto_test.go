@@ -1,0 +1,154 @@
+package sagemaker_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/testenv"
+	"github.com/sagemaker-go/training/job/sagemaker"
+)
+
+// startMoto runs `python3 -m moto.server` on a free loopback port for the
+// test and returns its URL once it is listening; it is stopped at cleanup.
+func startMoto(t *testing.T) string {
+	t.Helper()
+	testenv.NeedPythonModule(t, "moto")
+	testenv.NeedPythonModule(t, "flask") // moto.server needs moto[server]
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+
+	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	cmd.Stdout = cmd.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+	})
+
+	// moto (werkzeug) says "Running on http://127.0.0.1:PORT" once it
+	// listens.
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var seen []string
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, fmt.Sprintf("Running on http://127.0.0.1:%d", port)) {
+				ready <- nil
+				for sc.Scan() { // keep draining so moto never blocks on its log
+				}
+				return
+			}
+			seen = append(seen, line)
+		}
+		ready <- fmt.Errorf("moto exited before listening: %s", strings.Join(seen, "\n"))
+	}()
+	select {
+	case err := <-ready:
+		require.NoError(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("moto did not start listening within 60s")
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// Moto 5.2.1 accepts CreateTrainingJob and answers DescribeTrainingJob with
+// TrainingJobStatus Completed right away (one "Starting" transition and a
+// train:progress=100 final metric); it has no StopTrainingJob and no
+// training logs. The test asserts exactly that, through this package.
+func TestMoto(t *testing.T) {
+	url := startMoto(t)
+	testCredentials(t)
+	ctx := context.Background()
+	c, err := sagemaker.New(ctx, sagemaker.WithEndpointURL(url), sagemaker.WithS3EndpointURL(url), sagemaker.WithLogsEndpointURL(url))
+	require.NoError(t, err)
+
+	path, err := filepath.Abs(linearJob(t))
+	require.NoError(t, err)
+	spec := loadSpec(t, path)
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(spec.OutputDataConfig.S3OutputPath, "s3://"), "/")
+	_, err = c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err)
+
+	name, err := c.Submit(ctx, spec, sagemaker.WithBaseName("linear"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(name, "linear-"), name)
+
+	// The local channels were uploaded under <bucket>/<job>/input/<channel>/.
+	list, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(name + "/input/")})
+	require.NoError(t, err)
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	sort.Strings(keys)
+	var want []string
+	for _, ch := range spec.InputDataConfig {
+		dir, err := spec.LocalPath(ch.DataSource.S3DataSource.S3Uri)
+		require.NoError(t, err)
+		files, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, f := range files {
+			want = append(want, name+"/input/"+ch.ChannelName+"/"+f.Name())
+		}
+	}
+	sort.Strings(want)
+	assert.Equal(t, want, keys)
+
+	res, err := c.Describe(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, name, res.TrainingJobName)
+	assert.Equal(t, "Completed", res.TrainingJobStatus)
+	require.NotNil(t, res.ModelArtifacts)
+	assert.Equal(t, spec.OutputDataConfig.S3OutputPath+"/"+name+"/output/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
+
+	var ev events
+	res, err = c.Wait(ctx, name, fast, sagemaker.OnEvent(ev.add))
+	require.NoError(t, err)
+	assert.Equal(t, "Completed", res.TrainingJobStatus)
+	assert.Equal(t, []string{"status Completed", "secondary Starting: Preparing the instances for training"}, ev.list())
+	require.Len(t, res.FinalMetricDataList, 1)
+	assert.Equal(t, "train:progress", res.FinalMetricDataList[0].MetricName)
+	assert.InDelta(t, 100, res.FinalMetricDataList[0].Value, 1e-9)
+
+	jobs, err := c.List(ctx, "linear")
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	assert.Equal(t, name, jobs[0].TrainingJobName)
+	assert.Equal(t, "Completed", jobs[0].TrainingJobStatus)
+
+	// A second submission of the same file gets a new name.
+	name2, err := c.Submit(ctx, spec, sagemaker.WithBaseName("linear"),
+		sagemaker.WithClock(func() time.Time { return time.Now().Add(time.Second) }))
+	require.NoError(t, err)
+	assert.NotEqual(t, name, name2)
+	jobs, err = c.List(ctx, "linear")
+	require.NoError(t, err)
+	assert.Len(t, jobs, 2)
+
+	// No logs exist in moto: tailing is quiet, not an error.
+	var out strings.Builder
+	require.NoError(t, c.Logs(ctx, name, &out, false, 0))
+	assert.Empty(t, out.String())
+}
