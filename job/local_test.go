@@ -293,9 +293,10 @@ const seeProgram = `
 set -e
 b="$SAGEMAKER_BASE_DIR"
 cd "$b/input/data"
-for c in *-manifest; do cp "$c" "$b/output/data/"; done
+for c in *-manifest; do [ -e "$c" ] && cp "$c" "$b/output/data/"; done
 for d in */; do
   d=${d%/}
+  [ -d "$d" ] || continue
   (cd "$d" && find . -type f | sort > "$b/output/data/$d.list")
   if touch "$d/new-file" 2>/dev/null; then echo writable > "$b/output/data/$d.rw"; else echo read-only > "$b/output/data/$d.rw"; fi
 done
@@ -604,4 +605,62 @@ func (w *lineWaiter) Write(p []byte) (int, error) {
 		w.once.Do(func() { close(w.hit) })
 	}
 	return len(p), nil
+}
+
+func TestLocalInstanceGroups(t *testing.T) {
+	data := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(data, "x"), []byte("x\n"), 0o644))
+	s := localSpec(t, "groups", "sh", "-c", seeProgram)
+	s.ResourceConfig = ResourceConfig{InstanceGroups: []InstanceGroup{
+		{InstanceGroupName: "cpu", InstanceType: "ml.c5.xlarge", InstanceCount: 1},
+		{InstanceGroupName: "gpu", InstanceType: "ml.g5.xlarge", InstanceCount: 2},
+	}}
+	only := channel("gpuonly", "file://"+data, "File")
+	only.DataSource.S3DataSource.InstanceGroupNames = []string{"gpu"}
+	s.InputDataConfig = []Channel{only}
+	kept := filepath.Join(t.TempDir(), "job")
+	res, out := runJob(t, s, WithDir(kept))
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Len(t, res.ExitCodes, 3)
+	var rc struct {
+		CurrentHost  string   `json:"current_host"`
+		Hosts        []string `json:"hosts"`
+		InstanceType string   `json:"current_instance_type"`
+		Group        string   `json:"current_group_name"`
+		Groups       []struct {
+			Name  string   `json:"instance_group_name"`
+			Type  string   `json:"instance_type"`
+			Hosts []string `json:"hosts"`
+		} `json:"instance_groups"`
+	}
+	b, err := os.ReadFile(filepath.Join(kept, "algo-3", "input", "config", "resourceconfig.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &rc))
+	assert.Equal(t, "gpu", rc.Group)
+	assert.Equal(t, "ml.g5.xlarge", rc.InstanceType)
+	require.Len(t, rc.Hosts, 3)
+	assert.Equal(t, rc.Hosts[2], rc.CurrentHost)
+	require.Len(t, rc.Groups, 2)
+	assert.Equal(t, []string{rc.Hosts[0]}, rc.Groups[0].Hosts)
+	assert.Equal(t, rc.Hosts[1:], rc.Groups[1].Hosts)
+	// The channel goes to the gpu group only.
+	assert.NoFileExists(t, filepath.Join(kept, "algo-1", "output", "data", "gpuonly.list"))
+	assert.FileExists(t, filepath.Join(kept, "algo-2", "output", "data", "gpuonly.list"))
+	assert.FileExists(t, filepath.Join(kept, "algo-3", "output", "data", "gpuonly.list"))
+}
+
+func TestReadOnlyDirs(t *testing.T) {
+	// The fallback for FastFile where no read-only bind mount is possible.
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755))
+	require.NoError(t, readOnlyDirs(dir))
+	for _, d := range []string{dir, filepath.Join(dir, "a"), filepath.Join(dir, "a", "b")} {
+		info, err := os.Stat(d)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o555), info.Mode().Perm(), d)
+	}
+	makeWritable(dir)
+	info, err := os.Stat(filepath.Join(dir, "a"))
+	require.NoError(t, err)
+	assert.NotZero(t, info.Mode().Perm()&0o200)
 }
