@@ -1,7 +1,6 @@
 package job
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,21 +10,6 @@ import (
 	"sync"
 	"time"
 )
-
-// checkpointConfigFile is input/config/checkpointconfig.json.
-const checkpointConfigFile = "checkpointconfig.json"
-
-// writeCheckpointConfig writes checkpointconfig.json the way SageMaker does:
-// one key, LocalPath.
-func writeCheckpointConfig(path, localPath string) error {
-	data, err := json.Marshal(struct {
-		LocalPath string `json:"LocalPath"`
-	}{localPath})
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, data)
-}
 
 // fileStamp is what the syncer compares to see that a file changed.
 type fileStamp struct {

@@ -78,6 +78,9 @@ func (p *plan) resolveProgram(ctx context.Context) ([]string, error) {
 // goBuild builds the Go package pkg (from dir) into the job directory.
 func (p *plan) goBuild(ctx context.Context, dir, pkg string) (string, error) {
 	bin := filepath.Join(p.jobDir, "bin", "train")
+	if p.cfg.progress != nil {
+		fmt.Fprintf(p.cfg.progress, "smtrain local: %s: go build %s (in %s)\n", p.spec.TrainingJobName, pkg, dir)
+	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()

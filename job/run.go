@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sagemaker-go/training/channels"
+	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/hyperparams"
 	"github.com/sagemaker-go/training/resources"
@@ -391,12 +392,13 @@ func (p *plan) setupHosts() error {
 	}
 	for i, h := range p.hosts {
 		h.base = filepath.Join(p.jobDir, h.label)
-		for _, d := range []string{"input/config", "input/data", "model", "output/data", "code"} {
-			if err := os.MkdirAll(filepath.Join(h.base, d), 0o755); err != nil {
+		paths := env.NewPaths(h.base)
+		for _, d := range []string{paths.InputConfig, paths.InputData, paths.Model, paths.OutputData, paths.Code} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err
 			}
 		}
-		cfgDir := filepath.Join(h.base, "input", "config")
+		cfgDir := paths.InputConfig
 		group := h.group
 		if group == "" {
 			group = "homogeneousCluster"
@@ -448,7 +450,7 @@ func (p *plan) setupHosts() error {
 			if p.container {
 				local = p.ckptPath
 			}
-			if err := writeCheckpointConfig(filepath.Join(cfgDir, checkpointConfigFile), local); err != nil {
+			if err := env.WriteCheckpointConfig(paths.Config(env.CheckpointConfigFile), local); err != nil {
 				return err
 			}
 		}
