@@ -150,24 +150,22 @@ func LoadDir(base string) (Env, error) {
 	cfg := filepath.Join(base, "input", "config")
 	var f Files
 	var errs []error
-	read := func(name string, dst *[]byte, required bool) {
+	read := func(name string, dst *[]byte) {
 		data, err := os.ReadFile(filepath.Join(cfg, name))
 		switch {
 		case err == nil:
 			*dst = data
-		case errors.Is(err, fs.ErrNotExist) && !required:
 		case errors.Is(err, fs.ErrNotExist):
-			errs = append(errs, fmt.Errorf("%s: missing (%s): SageMaker always writes it; a local tree needs one too: %w",
-				name, filepath.Join(cfg, name), err))
+			// New reports a missing resourceconfig.json.
 		default:
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
-	read(hyperparams.FileName, &f.Hyperparameters, false)
-	read(channels.FileName, &f.InputDataConfig, false)
-	read(resources.FileName, &f.ResourceConfig, true)
-	read(CheckpointConfigFile, &f.CheckpointConfig, false)
-	e, err := New(base, f)
+	read(hyperparams.FileName, &f.Hyperparameters)
+	read(channels.FileName, &f.InputDataConfig)
+	read(resources.FileName, &f.ResourceConfig)
+	read(CheckpointConfigFile, &f.CheckpointConfig)
+	e, err := newEnv(base, f, filepath.Join(cfg, resources.FileName))
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -184,7 +182,11 @@ func LoadDir(base string) (Env, error) {
 // and Neuron cores. Nothing is read from base itself. An absent
 // resourceconfig.json (nil) is an error; absent hyperparameters.json and
 // inputdataconfig.json count as empty objects.
-func New(base string, f Files) (Env, error) {
+func New(base string, f Files) (Env, error) { return newEnv(base, f, "") }
+
+// newEnv is New; rcPath, when known, is named if resourceconfig.json is
+// missing.
+func newEnv(base string, f Files, rcPath string) (Env, error) {
 	e := Env{Paths: NewPaths(base)}
 	var errs []error
 
@@ -213,7 +215,12 @@ func New(base string, f Files) (Env, error) {
 	}
 
 	if f.ResourceConfig == nil {
-		errs = append(errs, fmt.Errorf("%s: missing: SageMaker always writes it; a local tree needs one too", resources.FileName))
+		where := ""
+		if rcPath != "" {
+			where = " (" + rcPath + ")"
+		}
+		errs = append(errs, fmt.Errorf("%s: missing%s: SageMaker always writes it; a local tree needs one too: %w",
+			resources.FileName, where, fs.ErrNotExist))
 	} else if rc, err := resources.Parse(f.ResourceConfig); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -71,6 +71,8 @@ func TestLoadDefaultBase(t *testing.T) {
 	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "/opt/ml/input/config/resourceconfig.json")
+	assert.Equal(t, 1, strings.Count(err.Error(), "resourceconfig.json: missing"), err.Error())
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
 func TestLoadDirBadInput(t *testing.T) {
