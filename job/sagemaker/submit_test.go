@@ -124,12 +124,9 @@ func assertSubset(t *testing.T, key string, want, got any) {
 	}
 }
 
+// linearJob is the job file of examples/linear.
 func linearJob(t *testing.T) string {
-	p := filepath.Join("..", "..", "examples", "linear", "job.json")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return filepath.Join("testdata", "linear", "job.json")
+	return filepath.Join("..", "..", "examples", "linear", "job.json")
 }
 
 func TestSubmitGeneratesNames(t *testing.T) {

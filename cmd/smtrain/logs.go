@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func init() {
+	commands["logs"] = command{summary: "print a SageMaker training job's CloudWatch logs (NAME [--follow])", run: runLogs}
+}
+
+// runLogs is `smtrain logs NAME [--follow]`: the job's log streams in
+// /aws/sagemaker/TrainingJobs, all hosts merged by time (lines prefixed with
+// the host's stream when there are several); with --follow until the job
+// ends.
+func runLogs(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("logs", "smtrain logs NAME [--follow] [--endpoint-url URL] [--logs-endpoint-url URL]", stderr)
+	follow := fs.Bool("follow", false, "keep printing new lines until the job ends")
+	poll := fs.Duration("poll", 5*time.Second, "interval between reads with --follow")
+	var af awsFlags
+	af.register(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := af.client(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "smtrain logs:", err)
+		return exitUsage
+	}
+	if err := c.Logs(ctx, pos[0], stdout, *follow, *poll); err != nil {
+		if ctx.Err() != nil {
+			return exitCompleted // interrupted while following
+		}
+		fmt.Fprintln(stderr, "smtrain logs:", err)
+		return exitFailed
+	}
+	return exitCompleted
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sagemaker-go/training/job"
+	"github.com/sagemaker-go/training/job/sagemaker"
+)
+
+func init() {
+	commands["submit"] = command{summary: "run a job on SageMaker (-f JOB.json [--wait] [--logs] [--download DIR])", run: runSubmit}
+}
+
+// awsFlags are the flags every SageMaker command takes.
+type awsFlags struct {
+	region, endpoint, s3Endpoint, logsEndpoint string
+}
+
+func (a *awsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.region, "region", "", "AWS region (default: AWS_REGION, or the profile's region)")
+	fs.StringVar(&a.endpoint, "endpoint-url", "", "SageMaker endpoint URL (default: the region's, or AWS_ENDPOINT_URL_SAGEMAKER)")
+	fs.StringVar(&a.s3Endpoint, "s3-endpoint-url", "", "S3 endpoint URL for uploads and downloads, path-style (default: AWS_ENDPOINT_URL_S3)")
+	fs.StringVar(&a.logsEndpoint, "logs-endpoint-url", "", "CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)")
+}
+
+func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
+	var opts []sagemaker.Option
+	if a.region != "" {
+		opts = append(opts, sagemaker.WithRegion(a.region))
+	}
+	if a.endpoint != "" {
+		opts = append(opts, sagemaker.WithEndpointURL(a.endpoint))
+	}
+	if a.s3Endpoint != "" {
+		opts = append(opts, sagemaker.WithS3EndpointURL(a.s3Endpoint))
+	}
+	if a.logsEndpoint != "" {
+		opts = append(opts, sagemaker.WithLogsEndpointURL(a.logsEndpoint))
+	}
+	return sagemaker.New(ctx, opts...)
+}
+
+// newFlagSet makes a command's flag set; usage is its first usage line.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("smtrain "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: "+usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, allowing flags after the positional arguments
+// (smtrain describe NAME --json); it returns the positional arguments, or
+// an exit code when parsing ended the command.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, exitUsage, false
+		}
+		if fs.NArg() == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// waitFlags are the flags of the commands that wait for a job.
+type waitFlags struct {
+	poll          time.Duration
+	stopOnSignal  bool
+	jsonOut       bool
+	downloadModel string
+}
+
+// wait waits for the job and prints the result; it returns the exit code.
+func (w *waitFlags) wait(ctx context.Context, c *sagemaker.Client, name string, logs bool, stdout, stderr io.Writer, cmd string) int {
+	opts := []sagemaker.WaitOption{sagemaker.ReportTo(stderr), sagemaker.WithPollInterval(w.poll, 12*w.poll)}
+	if logs {
+		opts = append(opts, sagemaker.WithLogs(stdout))
+	}
+	if w.stopOnSignal {
+		opts = append(opts, sagemaker.StopOnCancel(10*time.Minute))
+	}
+	res, err := c.Wait(ctx, name, opts...)
+	var se *sagemaker.StatusError
+	switch {
+	case errors.As(err, &se):
+		// reported by the summary below
+	case ctx.Err() != nil && !w.stopOnSignal:
+		fmt.Fprintf(stderr, "smtrain %s: stopped waiting; %s keeps running (smtrain stop %s stops it)\n", cmd, name, name)
+		return exitFailed
+	case err != nil && res.TrainingJobName == "":
+		fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
+		return exitFailed
+	case err != nil:
+		fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
+	}
+	code := printResult(res, w.jsonOut, stdout, stderr)
+	if w.downloadModel != "" && res.TrainingJobStatus == job.StatusCompleted {
+		if res.ModelArtifacts == nil {
+			fmt.Fprintf(stderr, "smtrain %s: %s has no model artifacts to download\n", cmd, name)
+			return exitFailed
+		}
+		files, err := c.DownloadModel(context.WithoutCancel(ctx), res.ModelArtifacts.S3ModelArtifacts, w.downloadModel)
+		if err != nil {
+			fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
+			return exitFailed
+		}
+		fmt.Fprintf(stderr, "Model unpacked into %s (%d files)\n", w.downloadModel, len(files))
+	}
+	return code
+}
+
+// printResult prints r as JSON or as the summary smtrain local prints, and
+// returns the exit code for its status.
+func printResult(r job.Result, asJSON bool, stdout, stderr io.Writer) int {
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintln(stderr, "smtrain:", err)
+			return exitFailed
+		}
+	} else {
+		printSummary(stdout, r)
+	}
+	switch r.TrainingJobStatus {
+	case job.StatusCompleted, "InProgress", "Stopping":
+		return exitCompleted
+	case job.StatusStopped:
+		return exitStopped
+	default:
+		return exitFailed
+	}
+}
+
+// runSubmit is `smtrain submit -f JOB.json`: the job file is the JSON of a
+// CreateTrainingJob request (plus Program, which is ignored here). It
+// prints the job name; with --wait it waits, reporting each transition on
+// stderr, and prints the result; --logs also streams the job's CloudWatch
+// logs to stdout; --download DIR unpacks model.tar.gz into DIR.
+func runSubmit(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("submit", "smtrain submit -f JOB.json [--wait] [--logs] [--download DIR] [--base-name NAME] [--upload-prefix s3://B/P] [--endpoint-url URL]", stderr)
+	file := fs.String("f", "", "the job file: a CreateTrainingJob request JSON")
+	wait := fs.Bool("wait", false, "wait for the job to end, reporting each status transition on stderr")
+	logs := fs.Bool("logs", false, "stream the job's CloudWatch logs to stdout while waiting (implies --wait)")
+	base := fs.String("base-name", "", "submit under a new unique name BASE-<UTC time> instead of the file's TrainingJobName (generated from the image name when the file has none)")
+	upload := fs.String("upload-prefix", "", "where file:// channels are uploaded: s3://BUCKET/PREFIX (default: the bucket of S3OutputPath); keys are <prefix>/<job>/input/<channel>/")
+	var wf waitFlags
+	fs.StringVar(&wf.downloadModel, "download", "", "after the job completes, unpack its model.tar.gz into `DIR` (implies --wait)")
+	fs.BoolVar(&wf.jsonOut, "json", false, "print the result as DescribeTrainingJob-shaped JSON")
+	fs.DurationVar(&wf.poll, "poll", 5*time.Second, "first interval between status checks (backs off to 12x while nothing changes)")
+	fs.BoolVar(&wf.stopOnSignal, "stop-on-interrupt", false, "on SIGINT/SIGTERM while waiting, stop the job and wait for it to stop")
+	var af awsFlags
+	af.register(fs)
+	pos, code, ok := parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if *file == "" || len(pos) > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	spec, err := job.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, "smtrain submit:", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c, err := af.client(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "smtrain submit:", err)
+		return exitUsage
+	}
+	var opts []sagemaker.SubmitOption
+	if *base != "" {
+		opts = append(opts, sagemaker.WithBaseName(*base))
+	}
+	if *upload != "" {
+		opts = append(opts, sagemaker.WithUploadPrefix(*upload))
+	}
+	name, err := c.Submit(ctx, spec, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtrain submit: %s: %v\n", *file, err)
+		return exitFailed
+	}
+	fmt.Fprintln(stdout, name)
+	if !*wait && !*logs && wf.downloadModel == "" {
+		return exitCompleted
+	}
+	return wf.wait(ctx, c, name, *logs, stdout, stderr, "submit")
+}
