@@ -159,10 +159,37 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 		w := &execLockedWriter{w: c.stdout}
 		c.stdout, c.stderr = w, w
 	}
-	x := &execJob{cfg: c, env: e, signals: make(chan os.Signal, 4)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x := &execJob{cfg: c, env: e, again: make(chan struct{}, 1)}
 	if c.forwardSignals {
-		signal.Notify(x.signals, syscall.SIGTERM, syscall.SIGINT)
-		defer signal.Stop(x.signals)
+		// The first SIGTERM/SIGINT cancels ctx: setup stops, a running
+		// program gets the signal and the grace period. A second one
+		// kills the program at once.
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		finished := make(chan struct{})
+		watching := make(chan struct{})
+		defer func() { signal.Stop(sigs); close(finished); <-watching }()
+		go func() {
+			defer close(watching)
+			for {
+				select {
+				case s := <-sigs:
+					if x.setStop(s.(syscall.Signal)) {
+						c.log.Warn("stop requested", "signal", s)
+						cancel()
+					} else {
+						select {
+						case x.again <- struct{}{}:
+						default:
+						}
+					}
+				case <-finished:
+					return
+				}
+			}
+		}()
 	}
 	err := x.run(ctx, program)
 	if err != nil {
@@ -201,10 +228,44 @@ func IsLocalMode(e env.Env) bool {
 }
 
 type execJob struct {
-	cfg     execConfig
-	env     env.Env
-	signals chan os.Signal
-	stopped os.Signal // the signal received before the program started
+	cfg   execConfig
+	env   env.Env
+	again chan struct{} // a second stop signal
+
+	mu      sync.Mutex
+	stopSig syscall.Signal // the first stop signal, 0 if none
+}
+
+// setStop records the first stop signal and reports whether s was it.
+func (x *execJob) setStop(s syscall.Signal) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.stopSig != 0 {
+		return false
+	}
+	x.stopSig = s
+	return true
+}
+
+// stopSignal is the signal to forward on a stop: the one received, else
+// SIGTERM (ctx was cancelled by the caller).
+func (x *execJob) stopSignal() (syscall.Signal, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.stopSig == 0 {
+		return syscall.SIGTERM, false
+	}
+	return x.stopSig, true
+}
+
+// stopped returns an error when a stop was requested before the program
+// started (128+signal, as if it had been killed).
+func (x *execJob) stopped(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	sig, _ := x.stopSignal()
+	return failure.WithExitCode(failure.Client(fmt.Errorf("stopped by %v before the program started: %w", sig, context.Cause(ctx))), 128+int(sig))
 }
 
 // execProgramKind is how a program is run (the toolkit's entry point types).
@@ -227,39 +288,26 @@ func (x *execJob) run(ctx context.Context, program string) error {
 		return failure.Clientf("no program to run: set SAGEMAKER_PROGRAM or the sagemaker_program hyperparameter")
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// A stop request while the code is unpacked or installed ends setup.
-	setupDone := make(chan struct{})
-	go func() {
-		select {
-		case s := <-x.signals:
-			x.stopped = s
-			log.Warn("stop requested before the program started", "signal", s)
-			cancel()
-		case <-setupDone:
+	if err := x.setup(ctx, code, program); err != nil {
+		if serr := x.stopped(ctx); serr != nil {
+			return serr
 		}
-	}()
-	err := x.setup(ctx, code, program)
-	close(setupDone)
-	if err == nil && x.stopped != nil {
-		err = fmt.Errorf("stopped by %v before the program started", x.stopped)
-	}
-	if x.stopped != nil {
-		return failure.WithExitCode(failure.Client(err), 128+int(x.stopped.(syscall.Signal)))
-	}
-	if err != nil {
 		return err
 	}
-
 	argv, kind, err := x.command(code, program)
 	if err != nil {
 		return err
 	}
 	if kind == execPythonPackage || kind == execPythonProgram {
 		if err := x.install(ctx, code, kind); err != nil {
+			if serr := x.stopped(ctx); serr != nil {
+				return serr
+			}
 			return err
 		}
+	}
+	if err := x.stopped(ctx); err != nil {
+		return err
 	}
 	environ, err := x.environ()
 	if err != nil {
@@ -270,6 +318,9 @@ func (x *execJob) run(ctx context.Context, program string) error {
 	} else {
 		log.Info("waiting for host names to resolve", "hosts", e.Resources.Hosts)
 		if err := e.Resources.WaitForHosts(ctx); err != nil {
+			if serr := x.stopped(ctx); serr != nil {
+				return serr
+			}
 			return failure.Platform(fmt.Errorf("resourceconfig.json: hosts: %w", err))
 		}
 	}

@@ -87,25 +87,23 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 		ws      syscall.WaitStatus
 		grace   <-chan time.Time
 		killed  bool
-		stopReq os.Signal
+		stopReq syscall.Signal
 		done    = ctx.Done()
 	)
-	startGrace := func(s os.Signal) {
-		syscall.Kill(-pid, s.(syscall.Signal))
-		if grace == nil {
-			stopReq = s
-			grace = time.After(x.cfg.grace)
-			x.cfg.log.Warn("forwarded stop signal to the program", "signal", s, "pid", pid, "grace", x.cfg.grace)
-		}
-	}
 wait:
 	for {
 		select {
-		case s := <-x.signals:
-			startGrace(s)
 		case <-done:
 			done = nil
-			startGrace(syscall.SIGTERM)
+			sig, _ := x.stopSignal()
+			stopReq = sig
+			syscall.Kill(-pid, sig)
+			grace = time.After(x.cfg.grace)
+			x.cfg.log.Warn("forwarded stop signal to the program", "signal", sig, "pid", pid, "grace", x.cfg.grace)
+		case <-x.again:
+			x.cfg.log.Warn("second stop signal: killing the program now", "pid", pid)
+			killed = true
+			syscall.Kill(-pid, syscall.SIGKILL)
 		case <-grace:
 			x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
 			killed = true
@@ -145,7 +143,7 @@ wait:
 		xe.Code = 1
 	}
 	if xe.Code == 0 {
-		if stopReq != nil {
+		if stopReq != 0 {
 			x.cfg.log.Info("the program exited 0 after a stop request", "signal", stopReq)
 		}
 		return nil

@@ -496,3 +496,23 @@ func TestTrainS3Unreachable(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(base, "code"))
 	assert.Empty(t, entries)
 }
+
+func TestTrainStopWhileWaitingForHosts(t *testing.T) {
+	base := tree(t, nil, map[string]string{"run.sh": "echo ran > \"$SM_MODEL_DIR/ran\"\n"})
+	require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "resourceconfig.json"),
+		[]byte(`{"current_host":"algo-1","hosts":["algo-1","algo-2.invalid"],"current_instance_type":"ml.m5.large"}`), 0o644))
+	cmd := command(base, "run.sh")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "waiting for host names to resolve") {
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	go io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	assert.Equal(t, 128+15, exitCode(t, err))
+	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "stopped by terminated before the program started")
+	assert.NoFileExists(t, filepath.Join(base, "model", "ran"))
+}

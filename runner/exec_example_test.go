@@ -1,0 +1,41 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/runner"
+)
+
+// Exec runs a program of any language under the contract, as the train
+// command does: here a shell script in the code directory that prints its
+// arguments and one SM_* variable.
+func ExampleExec() {
+	base, _ := os.MkdirTemp("", "opt-ml-")
+	defer os.RemoveAll(base)
+	os.MkdirAll(filepath.Join(base, "input", "config"), 0o755)
+	os.MkdirAll(filepath.Join(base, "code"), 0o755)
+	os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), []byte(`{"epochs": "10", "name": "\"resnet 50\""}`), 0o644)
+	os.WriteFile(filepath.Join(base, "input", "config", "resourceconfig.json"), []byte(`{"current_host": "algo-1", "hosts": ["algo-1"]}`), 0o644)
+	os.WriteFile(filepath.Join(base, "input", "config", "inputdataconfig.json"), []byte(`{}`), 0o644)
+	os.WriteFile(filepath.Join(base, "code", "train.sh"), []byte(`printf '[%s] ' "$@"; echo "SM_HPS=$SM_HPS"`), 0o644)
+
+	e, err := env.LoadDir(base)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = runner.Exec(context.Background(), e, "train.sh",
+		runner.WithExecOutput(os.Stdout, os.Stdout),
+		runner.WithExecLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	fmt.Println("exit code", failure.ExitCode(err))
+	// Output:
+	// [--epochs] [10] [--name] [resnet 50] SM_HPS={"epochs":10,"name":"resnet 50"}
+	// exit code 0
+}
