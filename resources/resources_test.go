@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,11 +243,18 @@ func TestWaitForHostsRealResolver(t *testing.T) {
 	defer cancel()
 	require.NoError(t, c.WaitForHosts(ctx))
 
-	bad := resources.Config{Hosts: []string{"localhost", "no-such-host.invalid"}}
-	err := bad.WaitForHosts(context.Background(), resources.WithTimeout(300*time.Millisecond))
+	// A real resolver whose DNS server (on loopback) does not answer: the
+	// name in /etc/hosts resolves, the other never does.
+	dead := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", "127.0.0.1:1")
+	}}
+	bad := resources.Config{Hosts: []string{"localhost", "algo-7"}}
+	err := bad.WaitForHosts(context.Background(), resources.WithResolver(dead.LookupHost),
+		resources.WithTimeout(300*time.Millisecond), resources.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
 	var he *resources.HostsError
 	require.ErrorAs(t, err, &he)
-	assert.Equal(t, []string{"no-such-host.invalid"}, he.Hosts())
+	assert.Equal(t, []string{"algo-7"}, he.Hosts())
 }
 
 func FuzzParse(f *testing.F) {
