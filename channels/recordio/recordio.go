@@ -68,8 +68,9 @@ func WithMaxRecordLen(n int) Option { return func(r *Reader) { r.maxLen = n } }
 func WithBufferSize(n int) Option { return func(r *Reader) { r.bufSize = max(n, 64) } }
 
 // Reader reads records one at a time, like bufio.Scanner: the slice Next
-// returns is valid until the next call. A record that fits in the read
-// buffer is returned in place, without a copy; larger and split records are
+// returns is valid until the next call. Whole records are returned in place
+// from the read buffer, without a copy (the buffer grows to four times a
+// record of up to 16 MiB that does not fit); larger and split records are
 // assembled in a second buffer that is reused. Neither allocates per record
 // once the buffers have grown.
 type Reader struct {
@@ -158,6 +159,19 @@ func (r *Reader) header() (length, flag uint32, err error) {
 	return lrec & MaxPartLen, lrec >> 29, nil
 }
 
+// maxInPlace is the largest record the read buffer grows to return in
+// place (the buffer becomes 4 times as large); larger records are assembled
+// in the record buffer as their data arrives.
+const maxInPlace = 16 << 20
+
+// grow makes the read buffer hold 4 records of n bytes, keeping its data.
+func (r *Reader) grow(n int) {
+	nb := make([]byte, 4*n)
+	r.end = copy(nb, r.buf[r.pos:r.end])
+	r.pos = 0
+	r.buf = nb
+}
+
 // payload reads length bytes of data plus padding. When the data fits in
 // the read buffer it is returned in place; otherwise it is appended to dst
 // (grown as data arrives, so a lying header cannot make it allocate more
@@ -165,6 +179,9 @@ func (r *Reader) header() (length, flag uint32, err error) {
 func (r *Reader) payload(length int, dst []byte, inPlace bool) ([]byte, error) {
 	start := r.off - 8
 	padded := (length + 3) &^ 3
+	if inPlace && padded > len(r.buf) && padded <= maxInPlace {
+		r.grow(padded)
+	}
 	if padded <= len(r.buf) {
 		if err := r.fill(padded); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {

@@ -33,6 +33,11 @@ func Mask(data []byte) uint32 {
 // WithMaxRecordLen says otherwise.
 const DefaultMaxRecordLen = 1 << 30
 
+// maxInPlace is the largest record the read buffer grows to (four times)
+// to check and return it in place; larger records are assembled in the
+// record buffer as their data arrives.
+const maxInPlace = 16 << 20
+
 // DefaultBufferSize is the Reader's read buffer size.
 const DefaultBufferSize = 1 << 20
 
@@ -59,8 +64,9 @@ func WithMaxRecordLen(n int) Option { return func(r *Reader) { r.maxLen = n } }
 func WithBufferSize(n int) Option { return func(r *Reader) { r.bufSize = max(n, 64) } }
 
 // Reader reads TFRecords one at a time; the slice Next returns is valid
-// until the next call. Records that fit in the read buffer are checked and
-// returned in place; longer ones are assembled in a reused buffer.
+// until the next call. Records are checked and returned in place from the
+// read buffer (which grows to four times a record of up to 16 MiB that does
+// not fit); longer ones are assembled in a reused buffer.
 type Reader struct {
 	r       io.Reader
 	buf     []byte
@@ -164,6 +170,12 @@ func (r *Reader) next() ([]byte, error) {
 	r.pos += 12
 	r.off += 12
 	var data []byte
+	if n+4 > len(r.buf) && n+4 <= maxInPlace {
+		nb := make([]byte, 4*(n+4))
+		r.end = copy(nb, r.buf[r.pos:r.end])
+		r.pos = 0
+		r.buf = nb
+	}
 	if n+4 <= len(r.buf) {
 		if err := r.fill(n + 4); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
