@@ -29,10 +29,10 @@
 //
 // # Output
 //
-// After each epoch: metrics (train:loss; validation:loss, and for logistic
-// validation:accuracy) and a checkpoint
-// ckpt-<host>-<epoch, 12 digits>.json in the checkpoint directory (the last
-// 3 are kept). At start the latest checkpoint of this host, if any, is
+// After each epoch: a checkpoint ckpt-<host>-<epoch, 12 digits>.json in the
+// checkpoint directory (the last 3 are kept), then the epoch's metrics
+// (train:loss; validation:loss, and for logistic validation:accuracy), so
+// a metric line means its epoch is saved. At start the latest checkpoint of this host, if any, is
 // loaded and training continues after its epoch.
 //
 // At the end, the model as JSON (Model) in the model directory: model.json
@@ -210,24 +210,27 @@ func Train(ctx context.Context, e env.Env) error {
 		}
 		next.Epochs++
 		next.TrainLoss = loss
-		metrics.EmitStep("train:loss", next.Epochs, loss)
+		var vloss, acc float64
+		var vn int
 		if hasVal {
-			vloss, acc, vn, err := next.evaluate(ctx, valCh, pass)
+			vloss, acc, vn, err = next.evaluate(ctx, valCh, pass)
 			if err != nil {
 				if ctx.Err() != nil {
 					return stop(ctx, m, modelPath)
 				}
 				return err
 			}
-			if vn > 0 {
-				metrics.EmitStep("validation:loss", next.Epochs, vloss)
-				if next.Objective == Logistic {
-					metrics.EmitStep("validation:accuracy", next.Epochs, acc)
-				}
-			}
 		}
 		if err := store.Save(next.Epochs, next.write); err != nil {
 			return failure.Platform(err)
+		}
+		// The epoch's metrics come once its checkpoint is safe.
+		metrics.EmitStep("train:loss", next.Epochs, loss)
+		if vn > 0 {
+			metrics.EmitStep("validation:loss", next.Epochs, vloss)
+			if next.Objective == Logistic {
+				metrics.EmitStep("validation:accuracy", next.Epochs, acc)
+			}
 		}
 		m = next
 		slog.Info("epoch done", "epoch", m.Epochs, "examples", n, "train_loss", loss, "duration", time.Since(start).Round(time.Millisecond))
