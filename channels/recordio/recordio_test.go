@@ -319,3 +319,22 @@ func ExampleReader() {
 	// first
 	// second
 }
+
+// TestHugeRecord covers records above the in-place limit (16 MiB), which
+// are assembled as their data arrives.
+func TestHugeRecord(t *testing.T) {
+	huge := make([]byte, 17<<20+3)
+	for i := range huge {
+		huge[i] = byte(i >> 8)
+	}
+	stream := encode(t, []byte("x"), huge, []byte("y"))
+	for _, src := range []io.Reader{bytes.NewReader(stream), iotest.HalfReader(bytes.NewReader(stream))} {
+		got, err := readAll(recordio.NewReader(src))
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		assert.True(t, bytes.Equal(huge, got[1]))
+		assert.Equal(t, "y", string(got[2]))
+	}
+	_, err := readAll(recordio.NewReader(bytes.NewReader(stream[:len(stream)-100])))
+	assert.ErrorIs(t, err, recordio.ErrTruncated)
+}

@@ -253,3 +253,24 @@ func ExampleReader() {
 	// example 1
 	// example 2
 }
+
+// TestHugeRecord covers records above the in-place limit (16 MiB).
+func TestHugeRecord(t *testing.T) {
+	huge := make([]byte, 17<<20+3)
+	for i := range huge {
+		huge[i] = byte(i >> 8)
+	}
+	stream := encode(t, []byte("x"), huge, []byte("y"))
+	for _, src := range []io.Reader{bytes.NewReader(stream), iotest.HalfReader(bytes.NewReader(stream))} {
+		got, err := readAll(tfrecord.NewReader(src))
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		assert.True(t, bytes.Equal(huge, got[1]))
+	}
+	bad := bytes.Clone(stream)
+	bad[len(bad)-30] ^= 1 // inside the huge record's data
+	_, err := readAll(tfrecord.NewReader(bytes.NewReader(bad)))
+	assert.ErrorIs(t, err, tfrecord.ErrDataCRC)
+	_, err = readAll(tfrecord.NewReader(bytes.NewReader(stream[:len(stream)-100])))
+	assert.ErrorIs(t, err, tfrecord.ErrTruncated)
+}
