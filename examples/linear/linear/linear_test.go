@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -307,8 +308,11 @@ func TestMultiHostModelNames(t *testing.T) {
 }
 
 func BenchmarkEpoch(b *testing.B) {
-	metrics.SetOutput(bytes.NewBuffer(nil))
+	metrics.SetOutput(io.Discard)
 	defer metrics.SetOutput(os.Stdout)
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	defer slog.SetDefault(prev)
 	data := synth(b, 20000, 1, linear.Linear)
 	e := envtest.New(b,
 		envtest.WithFiles("train", map[string][]byte{"a.csv": data}),
