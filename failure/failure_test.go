@@ -1,6 +1,7 @@
 package failure_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -231,4 +232,46 @@ func ExampleExitCode() {
 	// Output:
 	// 1 ClientError
 	// 137
+}
+
+// TestConformanceFilesStatus runs the files.status cases of
+// testdata/python-toolkit-cases.json: the success file is empty, the failure
+// file holds the message, both under <base>/output.
+func TestConformanceFilesStatus(t *testing.T) {
+	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
+	require.NoError(t, err)
+	var cases []struct {
+		Area     string          `json:"area"`
+		Expected json.RawMessage `json:"expected"`
+	}
+	require.NoError(t, json.Unmarshal(data, &cases))
+	n := 0
+	for _, cc := range cases {
+		if cc.Area != "files.status" {
+			continue
+		}
+		var c struct {
+			Expected []struct {
+				Path    string `json:"path"`
+				Content string `json:"content"`
+			}
+		}
+		require.NoError(t, json.Unmarshal(cc.Expected, &c.Expected))
+		require.Len(t, c.Expected, 2)
+		base := t.TempDir()
+		path := func(p string) string { return filepath.Join(base, strings.TrimPrefix(p, "<base>/")) }
+		require.NoError(t, failure.WriteSuccess(path(c.Expected[0].Path)))
+		got, err := os.ReadFile(path(c.Expected[0].Path))
+		require.NoError(t, err)
+		assert.Equal(t, c.Expected[0].Content, string(got))
+
+		wrote, err := failure.Write(path(c.Expected[1].Path), "This is a failure")
+		require.NoError(t, err)
+		assert.True(t, wrote)
+		got, err = os.ReadFile(path(c.Expected[1].Path))
+		require.NoError(t, err)
+		assert.Equal(t, c.Expected[1].Content, string(got))
+		n++
+	}
+	assert.Equal(t, 1, n)
 }

@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -308,4 +309,73 @@ func ExampleConfig_Leader() {
 			{"instance_group_name": "gpu", "instance_type": "ml.p3.2xlarge", "hosts": ["algo-3", "algo-2"]}]}`))
 	fmt.Println(c.Rank(), c.WorldSize(), c.Leader([]string{"gpu"}), c.IsLeader([]string{"gpu"}))
 	// Output: 2 3 algo-3 true
+}
+
+// TestConformanceEntryPointDNS runs the resolving cases of entry_point.dns
+// in testdata/python-toolkit-cases.json: every host is looked up, and a
+// failing lookup is retried until it succeeds. (The toolkit resolves the
+// hosts one after another; WaitForHosts resolves them in parallel, so only
+// the number of calls per host is compared. Skipping the wait in Studio
+// local mode, the third case, is the caller's.)
+func TestConformanceEntryPointDNS(t *testing.T) {
+	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
+	require.NoError(t, err)
+	var cases []struct {
+		Area     string          `json:"area"`
+		Input    json.RawMessage `json:"input"`
+		Expected json.RawMessage `json:"expected"`
+	}
+	require.NoError(t, json.Unmarshal(data, &cases))
+	n := 0
+	for _, c := range cases {
+		if c.Area != "entry_point.dns" {
+			continue
+		}
+		var ins []struct {
+			Hosts   []string          `json:"hosts"`
+			Results []string          `json:"gethostbyname_results"`
+			Environ map[string]string `json:"environ"`
+		}
+		var exps []struct {
+			Calls []string `json:"gethostbyname_calls"`
+		}
+		require.NoError(t, json.Unmarshal(c.Input, &ins))
+		require.NoError(t, json.Unmarshal(c.Expected, &exps))
+		for i, in := range ins {
+			if in.Environ != nil {
+				continue // SM_STUDIO_LOCAL_MODE: the caller skips WaitForHosts
+			}
+			// The toolkit's results are consumed in call order; per host, the
+			// calls of that host in the expected sequence take them in turn.
+			results := map[string][]string{}
+			for j, h := range exps[i].Calls {
+				r := "ok"
+				if j < len(in.Results) {
+					r = in.Results[j]
+				}
+				results[h] = append(results[h], r)
+			}
+			var mu sync.Mutex
+			got := map[string]int{}
+			resolve := func(ctx context.Context, h string) ([]string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				k := got[h]
+				got[h]++
+				if k < len(results[h]) && results[h][k] != "ok" {
+					return nil, errors.New(results[h][k])
+				}
+				return []string{"10.0.0.1"}, nil
+			}
+			cfg := resources.Config{CurrentHost: in.Hosts[0], Hosts: in.Hosts}
+			require.NoError(t, cfg.WaitForHosts(context.Background(), resources.WithResolver(resolve), resources.WithBackoff(time.Millisecond, time.Millisecond)))
+			want := map[string]int{}
+			for _, h := range exps[i].Calls {
+				want[h]++
+			}
+			assert.Equal(t, want, got, "case %d", i)
+			n++
+		}
+	}
+	assert.Equal(t, 2, n)
 }
