@@ -158,3 +158,10 @@ func (c *container) stop(grace time.Duration) {
 		c.p.dockerCmd(ctx, "stop", "-t", strconv.Itoa(secs), c.name)
 	})
 }
+
+// kill is docker kill.
+func (c *container) kill() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c.p.dockerCmd(ctx, "kill", c.name)
+}

@@ -48,6 +48,7 @@ type localConfig struct {
 	heartbeat    time.Duration
 	docker       string
 	image        bool
+	force        <-chan struct{}
 }
 
 // WithDir runs the job in dir (created if missing; it must be empty) and
@@ -88,6 +89,12 @@ func WithDockerCLI(path string) LocalOption { return func(c *localConfig) { c.do
 // WithImage runs the hosts as containers of the spec's TrainingImage even
 // when the spec also names a Program.
 func WithImage() LocalOption { return func(c *localConfig) { c.image = true } }
+
+// WithForceStop kills every host at once (SIGKILL, no grace period) when
+// force is closed, e.g. on a second Ctrl-C.
+func WithForceStop(force <-chan struct{}) LocalOption {
+	return func(c *localConfig) { c.force = force }
+}
 
 // host is one emulated instance.
 type host struct {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/channels/recordio"
+	"github.com/sagemaker-go/training/resources"
 )
 
 var (
@@ -33,6 +35,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("JOB_TEST_HELPER") == "net" {
+		os.Exit(netHelper())
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -663,4 +668,102 @@ func TestReadOnlyDirs(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, "a"))
 	require.NoError(t, err)
 	assert.NotZero(t, info.Mode().Perm()&0o200)
+}
+
+// netHelper is a host program (this test binary, run again): every host
+// listens on its own name at the same port, then dials every other host by
+// the name resourceconfig.json gives and records what the peer says.
+func netHelper() int {
+	base := os.Getenv("SAGEMAKER_BASE_DIR")
+	rc, err := resources.ReadFile(filepath.Join(base, "input", "config", "resourceconfig.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	const port = "29517"
+	l, err := net.Listen("tcp", net.JoinHostPort(rc.CurrentHost, port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	served := make(chan struct{})
+	go func() {
+		for n := 0; n < len(rc.Hosts)-1; n++ {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "hello from %s\n", rc.CurrentHost)
+			c.Close()
+		}
+		close(served)
+	}()
+	var got []string
+	for _, h := range rc.Hosts {
+		if h == rc.CurrentHost {
+			continue
+		}
+		var c net.Conn
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			if c, err = net.Dial("tcp", net.JoinHostPort(h, port)); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // the peer may not listen yet
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got = append(got, strings.TrimSpace(string(b)))
+	}
+	os.WriteFile(filepath.Join(base, "output", "data", "peers-"+rc.CurrentHost), []byte(strings.Join(got, "\n")), 0o644)
+	<-served // stay reachable until every peer has talked to us
+	fmt.Println("done", rc.CurrentHost)
+	return 0
+}
+
+func TestLocalHostsReachEachOtherByName(t *testing.T) {
+	tmp := isolate(t)
+	self, err := os.Executable()
+	require.NoError(t, err)
+	s := localSpec(t, "net-hosts", self)
+	s.ResourceConfig.InstanceCount = 3
+	s.Environment = map[string]string{"JOB_TEST_HELPER": "net"}
+	res, out := runJob(t, s)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
+	require.Len(t, files, 3, "%v", files)
+	for name, b := range files {
+		me := strings.TrimPrefix(name, "peers-")
+		lines := strings.Split(string(b), "\n")
+		assert.Len(t, lines, 2, name)
+		for _, l := range lines {
+			assert.Regexp(t, `^hello from 127\.\d+\.\d+\.[123]$`, l)
+			assert.NotEqual(t, "hello from "+me, l)
+		}
+	}
+	assertClean(t, tmp, "", res)
+}
+
+func TestLocalForceStop(t *testing.T) {
+	tmp := isolate(t)
+	s := localSpec(t, "forced", "sh", "-c", `trap '' TERM; echo ready; sleep 100`)
+	ctx, cancel := context.WithCancel(context.Background())
+	force := make(chan struct{})
+	out := &lineWaiter{want: "[algo-1] ready", hit: make(chan struct{})}
+	go func() {
+		<-out.hit
+		cancel() // SIGTERM, ignored by the program
+		time.Sleep(200 * time.Millisecond)
+		close(force) // SIGKILL now, not after the minute of grace
+	}()
+	start := time.Now()
+	res, err := RunLocal(ctx, s, WithOutput(out), WithProgress(nil), WithGracePeriod(time.Minute), WithForceStop(force))
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 20*time.Second)
+	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
+	assert.Equal(t, 137, res.ExitCodes["algo-1"])
+	assertClean(t, tmp, "", res)
 }

@@ -201,3 +201,6 @@ func (pr *proc) stop(grace time.Duration) {
 		}
 	})
 }
+
+// kill sends SIGKILL to the host's process group.
+func (pr *proc) kill() { syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL) }

@@ -28,6 +28,8 @@ type hostProc interface {
 	wait() int
 	// stop asks the host to stop (SIGTERM), then kills it after grace.
 	stop(grace time.Duration)
+	// kill kills the host at once (SIGKILL).
+	kill()
 }
 
 type hostState struct {
@@ -193,6 +195,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	heartbeat := time.NewTicker(p.cfg.heartbeat)
 	defer heartbeat.Stop()
 
+	force := p.cfg.force
 	running := 0
 	for _, hp := range procs {
 		if hp != nil {
@@ -243,6 +246,19 @@ func (r *run) run(ctx context.Context) (Result, error) {
 				stopAll()
 			}
 			ctx = context.Background() // only once
+		case <-force:
+			force = nil
+			if status == "" {
+				status, secondary = StatusStopped, SecondaryStopped
+				r.res.TrainingJobStatus = StatusStopping
+				r.transition(SecondaryStopping, "Stop forced: SIGKILL")
+			}
+			r.progressf("killing every host now")
+			for i, hp := range procs {
+				if hp != nil && r.stateOf(i) == "running" {
+					go hp.kill()
+				}
+			}
 		case <-heartbeat.C:
 			r.progressf("%s", r.hostSummary())
 		}

@@ -77,8 +77,31 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		// Keep stdout for the JSON: the hosts' output goes to stderr.
 		opts = append(opts, job.WithOutput(stderr))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first Ctrl-C (or SIGTERM) stops the job the way SageMaker does:
+	// SIGTERM to every host, SIGKILL after the grace period. A second one
+	// kills the hosts at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	force, finished := make(chan struct{}), make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-sigs:
+		case <-finished:
+			return
+		}
+		fmt.Fprintf(stderr, "smtrain local: stopping the job (SIGTERM, SIGKILL after %s); interrupt again to kill it now\n", *grace)
+		cancel()
+		select {
+		case <-sigs:
+			close(force)
+		case <-finished:
+		}
+	}()
+	opts = append(opts, job.WithForceStop(force))
 	res, err := job.RunLocal(ctx, spec, opts...)
 	if err != nil && res.TrainingJobName == "" {
 		fmt.Fprintln(stderr, "smtrain local:", err)
