@@ -10,8 +10,9 @@
 #                default size unless the reader enlarges it (ours does).
 #
 # Usage: scripts/pipe-bench.sh [MiB per run (default 512)] [runs (default 5)]
-# Prints one line per format and pipe: the median MB/s of each reader and
-# their ratio.
+# Prints one line per format and pipe: the median MB/s of each reader, their
+# ratio, and the median CPU time (user+sys) each reader spent per GB, which
+# is less sensitive to other load on the machine than wall time.
 set -euo pipefail
 
 size_mib=${1:-512}
@@ -70,7 +71,7 @@ done
 
 now() { date +%s.%N; }
 
-# measure PIPE READER FORMAT FILE: prints MB/s of one run.
+# measure PIPE READER FORMAT FILE: prints "MB/s CPU-s/GB" of one run.
 measure() {
   local pipe=$1 reader=$2 format=$3 file=$4
   local dir=$tmp/run/train
@@ -86,20 +87,23 @@ measure() {
   if [ "$reader" = dd ]; then
     while [ ! -p "${dir}_0" ]; do sleep 0.001; done
     t0=$(now)
-    dd if="${dir}_0" of=/dev/null bs=1M status=none
+    /usr/bin/time -o "$tmp/cpu" -f "%U %S" dd if="${dir}_0" of=/dev/null bs=1M status=none
     t1=$(now)
   else
     t0=$(now)
-    "$smtrain" pipe read --channel-dir "$dir" --format "$format" > "$tmp/out"
+    /usr/bin/time -o "$tmp/cpu" -f "%U %S" "$smtrain" pipe read --channel-dir "$dir" --format "$format" > "$tmp/out"
     t1=$(now)
   fi
   wait "$wpid"
-  python3 -c "import sys; print('%.0f' % ($(stat -c %s "$file") / ($t1 - $t0) / 1e6))"
+  local size; size=$(stat -c %s "$file")
+  read -r u s < "$tmp/cpu"
+  python3 -c "print('%.0f %.3f' % ($size / ($t1 - $t0) / 1e6, ($u + $s) / ($size / 1e9)))"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# median COLUMN: the median of column COLUMN of stdin.
+median() { awk -v c="$1" '{print $c}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-18s %-12s %10s %10s %7s\n' format pipe "dd MB/s" "Go MB/s" ratio
+printf '%-18s %-12s %9s %9s %6s %12s %12s\n' format pipe "dd MB/s" "Go MB/s" ratio "dd CPU s/GB" "Go CPU s/GB"
 for pipe in pipe1M pipeDefault; do
   for f in recordio-100 recordio-4096 recordio-1048576 tfrecord-4096 lines-100; do
     format=${f%%-*}
@@ -110,8 +114,10 @@ for pipe in pipe1M pipeDefault; do
       dd_runs+=("$(measure "$pipe" dd "$format" "$file")")
       go_runs+=("$(measure "$pipe" go "$format" "$file")")
     done
-    d=$(printf '%s\n' "${dd_runs[@]}" | median)
-    g=$(printf '%s\n' "${go_runs[@]}" | median)
-    printf '%-18s %-12s %10s %10s %7.2f\n' "$f" "$pipe" "$d" "$g" "$(python3 -c "print($g / $d)")"
+    d=$(printf '%s\n' "${dd_runs[@]}" | median 1)
+    g=$(printf '%s\n' "${go_runs[@]}" | median 1)
+    dc=$(printf '%s\n' "${dd_runs[@]}" | median 2)
+    gc=$(printf '%s\n' "${go_runs[@]}" | median 2)
+    printf '%-18s %-12s %9s %9s %6.2f %12s %12s\n' "$f" "$pipe" "$d" "$g" "$(python3 -c "print($g / $d)")" "$dc" "$gc"
   done
 done
