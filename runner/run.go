@@ -50,6 +50,7 @@ func WithGracePeriod(d time.Duration) RunOption { return func(c *runConfig) { c.
 
 // WithLogHandler makes Run log through h, and makes a logger on h the
 // default slog logger, instead of the text (or JSON) handler on stderr.
+// h's own level applies: sagemaker_container_log_level is not applied to it.
 func WithLogHandler(h slog.Handler) RunOption { return func(c *runConfig) { c.handler = h } }
 
 // WithLogOutput makes Run's own handler write to w instead of stderr.
