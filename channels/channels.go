@@ -419,10 +419,28 @@ func (c Channel) Files() ([]string, error) {
 // Open returns a reader over one epoch of the channel.
 //
 // File and FastFile: the channel's Files, back to back, for any epoch ≥ 0
-// (every epoch reads them again). Pipe: the FIFO Dir+"_<epoch>", under the
-// protocol described at OpenPipe's rules below. ctx bounds the
-// opening only (as with net.Dialer.DialContext): once open, reads are not
-// affected by ctx.
+// (every epoch reads them again).
+//
+// Pipe: the FIFO Dir+"_<epoch>", under SageMaker's protocol:
+//
+//   - Open waits for the FIFO Dir+"_<epoch>" to appear, polling with a
+//     backoff (1 ms doubling up to 100 ms), for as long as ctx allows.
+//   - It opens the FIFO without blocking and waits, on the runtime's poller,
+//     until the writer has connected and written (or connected and closed:
+//     an empty epoch). A reader therefore never sees a false end of file,
+//     and no thread is parked in open(2): when ctx ends first, Open returns
+//     an error wrapping ctx.Err() and leaves nothing running.
+//   - It enlarges the pipe with F_SETPIPE_SZ to /proc/sys/fs/pipe-max-size
+//     (keeping the old size when the kernel refuses).
+//   - One reader per channel at a time in this process: opening a channel
+//     that has an epoch open is an error (ErrBusy). Epochs go strictly in
+//     order: after epoch N was opened, only N+1 may be opened (ErrEpochOrder;
+//     an open that failed does not count).
+//     The first epoch opened in a process may be any epoch, so a program can
+//     continue where an earlier process stopped.
+//
+// ctx bounds the opening only (as with net.Dialer.DialContext): once open,
+// reads are not affected by ctx.
 func (c Channel) Open(ctx context.Context, epoch int) (io.ReadCloser, error) {
 	if epoch < 0 {
 		return nil, fmt.Errorf("channel %q: epoch %d: want an epoch ≥ 0", c.Name, epoch)

@@ -16,23 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Pipe protocol, as Open enforces it for a Pipe channel:
-//
-//   - Open waits for the FIFO Dir+"_<epoch>" to appear, polling with a
-//     backoff (1 ms doubling up to 100 ms), for as long as ctx allows.
-//   - It opens the FIFO without blocking and waits, on the runtime's poller,
-//     until the writer has connected and written (or connected and closed:
-//     an empty epoch). A reader therefore never sees a false end of file,
-//     and no thread is parked in open(2): when ctx ends first, Open returns
-//     an error wrapping ctx.Err() and leaves nothing running.
-//   - It enlarges the pipe with F_SETPIPE_SZ to /proc/sys/fs/pipe-max-size
-//     (keeping the old size when the kernel refuses).
-//   - One reader per channel at a time in this process: opening a channel
-//     that has an epoch open is an error (ErrBusy). Epochs go strictly in
-//     order: after epoch N was opened, only N+1 may be opened (ErrEpochOrder).
-//     The first epoch opened in a process may be any epoch, so a program can
-//     continue where an earlier process stopped.
-
 // ErrBusy is returned when a Pipe channel already has an epoch open.
 var ErrBusy = errors.New("an epoch of this channel is already open (one reader at a time; close it first)")
 
