@@ -207,9 +207,12 @@ func TestRunHelperProcess(t *testing.T) {
 		grace = runner.DefaultGracePeriod
 	}
 	runner.Run(func(ctx context.Context, e env.Env) error {
-		if mode == "startup" {
+		switch mode {
+		case "startup":
 			fmt.Printf("train %d\n", time.Now().UnixNano())
 			return nil
+		case "panic":
+			return runPanickingTrain(ctx, e)
 		}
 		fmt.Println("ready")
 		<-ctx.Done()
@@ -303,6 +306,20 @@ func TestRunStopSignals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunPanicProcess checks a panic in a real process: the failure file
+// and exit code 2 instead of Go's crash output alone.
+func TestRunPanicProcess(t *testing.T) {
+	e := envtest.New(t)
+	c := runStartChild(t, "panic", 0)
+	assert.Equal(t, failure.ExitAlgorithmError, c.wait(t, 30*time.Second))
+	msg, ok := runReadFailure(t, e)
+	require.True(t, ok, "stderr: %s", &c.stderr)
+	assert.True(t, strings.HasPrefix(msg, "panic: assignment to entry in nil map\n"), msg)
+	assert.Contains(t, msg, "runPanickingTrain")
+	assert.Contains(t, c.stderr.String(), "training failed")
+	assert.NoFileExists(t, e.Paths.Success)
 }
 
 func TestRunGracePeriodEnds(t *testing.T) {
