@@ -18,6 +18,7 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/pyjson"
 )
 
 // Default limits for a sagemaker_submit_directory (WithSubmitLimits).
@@ -379,7 +380,7 @@ func (x *execJob) command(code, program string) ([]string, execProgramKind, erro
 	}
 	args := x.env.Args()
 	if x.cfg.equalsArgs {
-		args = execEqualsArgs(args)
+		args = x.env.Hyperparameters.ArgsEq()
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -388,15 +389,7 @@ func (x *execJob) command(code, program string) ([]string, execProgramKind, erro
 	if fi.IsDir() {
 		return nil, 0, failure.WithExitCode(failure.Client(fmt.Errorf("program %q: %s is a directory, want a file", program, path)), 126)
 	}
-	kind := execCommand
-	switch {
-	case strings.HasSuffix(program, ".sh"):
-		kind = execShell
-	case strings.HasSuffix(program, ".py") && execExists(filepath.Join(code, "setup.py")):
-		kind = execPythonPackage
-	case strings.HasSuffix(program, ".py"):
-		kind = execPythonProgram
-	}
+	kind := execKind(program, execExists(filepath.Join(code, "setup.py")))
 	switch kind {
 	case execShell:
 		return append([]string{"/bin/sh", path}, args...), kind, nil
@@ -424,21 +417,21 @@ func (x *execJob) command(code, program string) ([]string, execProgramKind, erro
 	return append([]string{path}, args...), kind, nil
 }
 
-func execExists(path string) bool { _, err := os.Stat(path); return err == nil }
-
-// execEqualsArgs turns the toolkit's ["--name", "value", ...] pairs into
-// ["--name=value", ...].
-func execEqualsArgs(args []string) []string {
-	out := make([]string, 0, len(args)/2+1)
-	for i := 0; i < len(args); i += 2 {
-		if i+1 < len(args) {
-			out = append(out, args[i]+"="+args[i+1])
-		} else {
-			out = append(out, args[i])
-		}
+// execKind classifies program as the toolkit does (_entry_point_type.get),
+// except that setup.py makes a package only of a .py program.
+func execKind(program string, hasSetupPy bool) execProgramKind {
+	switch {
+	case strings.HasSuffix(program, ".sh"):
+		return execShell
+	case strings.HasSuffix(program, ".py") && hasSetupPy:
+		return execPythonPackage
+	case strings.HasSuffix(program, ".py"):
+		return execPythonProgram
 	}
-	return out
+	return execCommand
 }
+
+func execExists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // install runs pip as the toolkit does before a Python program (§7 step 3).
 func (x *execJob) install(ctx context.Context, code string, kind execProgramKind) error {
@@ -446,19 +439,8 @@ func (x *execJob) install(ctx context.Context, code string, kind execProgramKind
 	if err != nil {
 		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: %w", x.cfg.python, err)), 127)
 	}
-	req := execExists(filepath.Join(code, "requirements.txt"))
-	var argv []string
-	class := "InstallModuleError"
-	switch {
-	case kind == execPythonPackage:
-		argv = []string{py, "-m", "pip", "install", "."}
-		if req {
-			argv = append(argv, "-r", "requirements.txt")
-		}
-	case req:
-		argv = []string{py, "-m", "pip", "install", "-r", "requirements.txt"}
-		class = "InstallRequirementsError"
-	default:
+	argv, class := execInstallArgv(py, kind, execExists(filepath.Join(code, "requirements.txt")))
+	if argv == nil {
 		return nil
 	}
 	environ, err := x.environ()
@@ -467,6 +449,22 @@ func (x *execJob) install(ctx context.Context, code string, kind execProgramKind
 	}
 	x.cfg.log.Info("installing", "command", execQuote(argv), "cwd", code)
 	return x.spawn(ctx, class, argv, environ, code, false)
+}
+
+// execInstallArgv is the pip command the toolkit runs before a Python
+// program (modules.install, modules.install_requirements), nil for none.
+func execInstallArgv(py string, kind execProgramKind, hasRequirements bool) ([]string, string) {
+	switch {
+	case kind == execPythonPackage:
+		argv := []string{py, "-m", "pip", "install", "."}
+		if hasRequirements {
+			argv = append(argv, "-r", "requirements.txt")
+		}
+		return argv, "InstallModuleError"
+	case kind == execPythonProgram && hasRequirements:
+		return []string{py, "-m", "pip", "install", "-r", "requirements.txt"}, "InstallRequirementsError"
+	}
+	return nil, ""
 }
 
 // environ is what the program gets: the whole environment, then the
@@ -517,12 +515,33 @@ func (x *execJob) environ() ([]string, error) {
 }
 
 // execToolkitVars are the variables the Python toolkit sets in its own
-// process (and so in the program's) besides SM_*.
+// process (and so in the program's) besides SM_*: SAGEMAKER_JOB_NAME from
+// the sagemaker_job_name hyperparameter (else, where the toolkit sets "",
+// TRAINING_JOB_NAME), CURRENT_HOST, and SAGEMAKER_REGION from the
+// sagemaker_region hyperparameter, else AWS_DEFAULT_REGION (boto3's
+// default), else AWS_REGION or the job ARN's region.
 func execToolkitVars(e env.Env) map[string]string {
+	fw := func(name string) string {
+		if v, ok := e.Framework.Value(name); ok && v != nil {
+			return pyjson.Str(v)
+		}
+		return ""
+	}
+	job := fw("sagemaker_job_name")
+	if job == "" {
+		job = e.JobName
+	}
+	region := fw("sagemaker_region")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		region = e.Region
+	}
 	return map[string]string{
-		"SAGEMAKER_JOB_NAME": e.JobName,
+		"SAGEMAKER_JOB_NAME": job,
 		"CURRENT_HOST":       e.Resources.CurrentHost,
-		"SAGEMAKER_REGION":   e.Region,
+		"SAGEMAKER_REGION":   region,
 	}
 }
 

@@ -69,6 +69,7 @@ func execTree(t *testing.T, hps map[string]string, program string, extra map[str
 	t.Setenv("SAGEMAKER_PROGRAM", "")
 	t.Setenv("TRAINING_JOB_NAME", "job-exec-test")
 	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_DEFAULT_REGION", "")
 	cfg := filepath.Join(base, "input", "config")
 	require.NoError(t, os.MkdirAll(cfg, 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(base, "input", "data", "train"), 0o755))
@@ -256,6 +257,16 @@ func TestExecShellScript(t *testing.T) {
 	require.NoError(t, os.Chmod(filepath.Join(e.Paths.Code, "run.sh"), 0o644))
 	assert.Equal(t, c.argv, e.Args(), "env.Args() against the conformance case")
 	execRunBoth(t, e, c.argv)
+}
+
+func TestExecToolkitVarsFromHyperparameters(t *testing.T) {
+	e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_job_name": "hp-job", "sagemaker_region": "us-east-2"},
+		map[string]string{"run.sh": execShellProgram})
+	require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
+	got := execRead(t, e)
+	assert.Equal(t, "hp-job", got.environ["SAGEMAKER_JOB_NAME"])
+	assert.Equal(t, "us-east-2", got.environ["SAGEMAKER_REGION"])
+	assert.Equal(t, "{}", got.environ["SM_HPS"], "framework hyperparameters are not user hyperparameters")
 }
 
 func TestExecPythonScript(t *testing.T) {
