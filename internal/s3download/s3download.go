@@ -26,7 +26,7 @@ import (
 
 // ParseURI splits an s3://bucket/key URI. The scheme is case-insensitive, as
 // in the Python toolkit (urlparse lower-cases it); the key loses its leading
-// slash.
+// slashes (the toolkit's path.lstrip("/")).
 func ParseURI(uri string) (bucket, key string, err error) {
 	u, err := url.Parse(uri)
 	if err != nil {
@@ -35,7 +35,7 @@ func ParseURI(uri string) (bucket, key string, err error) {
 	if !strings.EqualFold(u.Scheme, "s3") {
 		return "", "", fmt.Errorf("s3 uri %q: want scheme s3, got %q", uri, u.Scheme)
 	}
-	bucket, key = u.Host, strings.TrimPrefix(u.Path, "/")
+	bucket, key = u.Host, strings.TrimLeft(u.Path, "/")
 	var errs []error
 	if bucket == "" {
 		errs = append(errs, fmt.Errorf("s3 uri %q: want a bucket name, got none", uri))
