@@ -169,6 +169,14 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 		// kills the program at once.
 		sigs := make(chan os.Signal, 4)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		// A closed stdout or stderr must not kill train (Go exits on
+		// SIGPIPE for fds 1 and 2) and leave the program orphaned: writes
+		// then fail with EPIPE and the output is drained. Unlike
+		// signal.Ignore, this does not pass an ignored SIGPIPE on to the
+		// program.
+		pipes := make(chan os.Signal, 1)
+		signal.Notify(pipes, syscall.SIGPIPE)
+		defer signal.Stop(pipes)
 		finished := make(chan struct{})
 		watching := make(chan struct{})
 		defer func() { signal.Stop(sigs); close(finished); <-watching }()

@@ -516,3 +516,23 @@ func TestTrainStopWhileWaitingForHosts(t *testing.T) {
 	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "stopped by terminated before the program started")
 	assert.NoFileExists(t, filepath.Join(base, "model", "ran"))
 }
+
+func TestTrainSurvivesClosedStdout(t *testing.T) {
+	base := tree(t, nil, map[string]string{"run.sh": `i=0; while [ $i -lt 5000 ]; do echo "line $i"; i=$((i+1)); done
+grep SigIgn /proc/$$/status > "$SM_MODEL_DIR/sigign"
+echo done > "$SM_MODEL_DIR/done"
+`})
+	cmd := command(base, "run.sh")
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	r.Close() // nobody reads train's stdout
+	cmd.Stdout = w
+	err = cmd.Run()
+	w.Close()
+	require.NoError(t, err, "train must not die of SIGPIPE")
+	assert.FileExists(t, filepath.Join(base, "model", "done"))
+	var mask uint64
+	_, err = fmt.Sscanf(readFile(t, filepath.Join(base, "model", "sigign")), "SigIgn: %x", &mask)
+	require.NoError(t, err)
+	assert.Zero(t, mask&(1<<(uint(syscall.SIGPIPE)-1)), "the program does not inherit an ignored SIGPIPE")
+}
