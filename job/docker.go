@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -78,12 +77,12 @@ func (p *plan) createNetwork(ctx context.Context) (func(), error) {
 	}, nil
 }
 
+// container is a host run as a container: its child is the attached
+// docker run, whose exit code is the container's.
 type container struct {
+	*child
 	p        *plan
 	name     string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	code     int
 	stopOnce sync.Once
 }
 
@@ -124,30 +123,12 @@ func (r *run) startContainer(ctx context.Context, i int, outWG *sync.WaitGroup) 
 	default:
 		args = append(args, "train")
 	}
-	rd, wr, err := os.Pipe()
+	ch, err := r.startChild(exec.Command(p.cfg.docker, args...), h.label, outWG, nil)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(p.cfg.docker, args...)
-	cmd.Stdout, cmd.Stderr = wr, wr
-	if err := cmd.Start(); err != nil {
-		rd.Close()
-		wr.Close()
-		return nil, err
-	}
-	wr.Close()
-	outWG.Add(1)
-	go func() { defer outWG.Done(); defer rd.Close(); r.pump(h.label, rd) }()
-	c := &container{p: p, name: name, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		err := cmd.Wait()
-		c.code = exitCode(cmd.ProcessState, err)
-		close(c.done)
-	}()
-	return c, nil
+	return &container{child: ch, p: p, name: name}, nil
 }
-
-func (c *container) wait() int { <-c.done; return c.code }
 
 // stop is docker stop -t GRACE: SIGTERM, then SIGKILL after grace.
 func (c *container) stop(grace time.Duration) {

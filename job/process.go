@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,28 +128,23 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// proc is a host run as a process group on this machine.
-type proc struct {
-	cmd      *exec.Cmd
-	done     chan struct{}
-	code     int
-	stopOnce sync.Once
+// child is the top process of a host: the program itself, or the docker
+// CLI attached to the host's container. Its stdout and stderr are pumped
+// line by line with the host prefix.
+type child struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once cmd has exited and code is set
+	code int           // exit code, 128+signal when killed by a signal
 }
 
-// startProcess starts host i as its own process group, its stdout and
-// stderr pumped line by line with the host prefix.
-func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
-	p := r.p
-	h := p.hosts[i]
+// startChild starts cmd with its output pumped as the host label's lines.
+// reap, if not nil, runs after cmd has exited and before done is closed.
+func (r *run) startChild(cmd *exec.Cmd, label string, outWG *sync.WaitGroup, reap func()) (*child, error) {
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(p.argv[0], p.argv[1:]...)
-	cmd.Env = p.hostEnv(h, true)
-	cmd.Dir = h.base
 	cmd.Stdout, cmd.Stderr = wr, wr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		rd.Close()
 		wr.Close()
@@ -158,34 +152,51 @@ func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	}
 	wr.Close()
 	outWG.Add(1)
-	go func() { defer outWG.Done(); defer rd.Close(); r.pump(h.label, rd) }()
-	pr := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { defer outWG.Done(); defer rd.Close(); r.pump(label, rd) }()
+	c := &child{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		err := cmd.Wait()
-		pr.code = exitCode(cmd.ProcessState, err)
-		// The group may outlive its leader; nothing of the host stays.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		close(pr.done)
+		cmd.Wait() // the exit status is in ProcessState; the output is a plain pipe
+		c.code = exitCode(cmd.ProcessState)
+		if reap != nil {
+			reap()
+		}
+		close(c.done)
 	}()
-	return pr, nil
+	return c, nil
 }
 
-func exitCode(ps *os.ProcessState, err error) int {
-	if ps == nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			ps = ee.ProcessState
-		} else {
-			return -1
-		}
-	}
+func (c *child) wait() int { <-c.done; return c.code }
+
+func exitCode(ps *os.ProcessState) int {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
 }
 
-func (pr *proc) wait() int { <-pr.done; return pr.code }
+// proc is a host run as a process group on this machine.
+type proc struct {
+	*child
+	stopOnce sync.Once
+}
+
+// startProcess starts host i as its own process group.
+func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
+	p := r.p
+	h := p.hosts[i]
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Env = p.hostEnv(h, true)
+	cmd.Dir = h.base
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c, err := r.startChild(cmd, h.label, outWG, func() {
+		// The group may outlive its leader; nothing of the host stays.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &proc{child: c}, nil
+}
 
 // stop sends SIGTERM to the host's process group and SIGKILL after grace.
 func (pr *proc) stop(grace time.Duration) {
