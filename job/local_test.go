@@ -541,6 +541,12 @@ func TestLocalBadInput(t *testing.T) {
 			g := InstanceGroup{InstanceGroupName: "g", InstanceType: "ml.m5.large", InstanceCount: 1}
 			s.ResourceConfig = ResourceConfig{InstanceGroups: []InstanceGroup{g, g}}
 		}, `duplicate group name "g"`},
+		{"dangling link in the data", func(s *Spec) {
+			bad := filepath.Join(data, "dangling")
+			require.NoError(t, os.MkdirAll(bad, 0o755))
+			require.NoError(t, os.Symlink(filepath.Join(data, "gone"), filepath.Join(bad, "x")))
+			s.InputDataConfig = []Channel{channel("train", "file://"+bad, "")}
+		}, `channel "train": stat ` + data + "/dangling/x"},
 		{"s3 data not mirrored", func(s *Spec) {
 			s.InputDataConfig = []Channel{channel("train", "s3://bucket/train", "")}
 		}, "bucket/train"},

@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sagemaker-go/training/channels"
@@ -16,7 +16,6 @@ import (
 type stagedChannel struct {
 	spec   Channel
 	mode   string
-	src    string   // local directory (or file) standing for the S3 prefix
 	root   string   // directory the keys are relative to
 	files  []string // absolute paths, sorted by key
 	keys   []string // paths relative to root, slash-separated
@@ -39,53 +38,35 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 			errs = append(errs, fmt.Errorf("channel %s: %w", c.ChannelName, err))
 			continue
 		}
-		sc.src = path
 		info, err := os.Stat(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("channel %s: data path %s (from %s): %w", c.ChannelName, path, src.S3Uri, err))
 			continue
 		}
 		if info.IsDir() {
+			// The listing the program's channels.Files gives: every regular
+			// file, links followed, sorted by key; anything else is an error.
 			sc.root = path
-			err = filepath.WalkDir(path, func(f string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if d.IsDir() {
-					return nil
-				}
-				st, err := os.Stat(f) // follows symlinks to files
-				if err != nil || !st.Mode().IsRegular() {
-					return nil
-				}
-				rel, _ := filepath.Rel(path, f)
-				sc.files = append(sc.files, f)
-				sc.keys = append(sc.keys, filepath.ToSlash(rel))
-				return nil
-			})
+			files, err := channels.Channel{Name: c.ChannelName, Dir: path}.Files()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("channel %s: listing %s: %w", c.ChannelName, path, err))
+				errs = append(errs, err) // it names the channel and the path
 				continue
+			}
+			sc.files = files
+			for _, f := range files {
+				rel, err := filepath.Rel(path, f)
+				if err != nil {
+					return nil, err
+				}
+				sc.keys = append(sc.keys, filepath.ToSlash(rel))
 			}
 		} else {
 			sc.root = filepath.Dir(path)
 			sc.files = []string{path}
 			sc.keys = []string{filepath.Base(path)}
 		}
-		// WalkDir lists in lexical order of names per directory, which is
-		// not the sorted order of whole keys; sort by key.
-		idx := make([]int, len(sc.keys))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.Slice(idx, func(a, b int) bool { return sc.keys[idx[a]] < sc.keys[idx[b]] })
-		files, keys := make([]string, len(idx)), make([]string, len(idx))
-		for i, j := range idx {
-			files[i], keys[i] = sc.files[j], sc.keys[j]
-		}
-		sc.files, sc.keys = files, keys
 		for i, h := range p.hosts {
-			if len(src.InstanceGroupNames) == 0 || contains(src.InstanceGroupNames, h.group) {
+			if len(src.InstanceGroupNames) == 0 || slices.Contains(src.InstanceGroupNames, h.group) {
 				sc.hosts = append(sc.hosts, i)
 			}
 		}
@@ -101,15 +82,6 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 	return out, errors.Join(errs...)
 }
 
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // filesFor returns the indexes of the files host hi receives.
 func (sc *stagedChannel) filesFor(hi int) []int {
 	var out []int
@@ -121,14 +93,7 @@ func (sc *stagedChannel) filesFor(hi int) []int {
 	return out
 }
 
-func (sc *stagedChannel) receives(hi int) bool {
-	for _, h := range sc.hosts {
-		if h == hi {
-			return true
-		}
-	}
-	return false
-}
+func (sc *stagedChannel) receives(hi int) bool { return slices.Contains(sc.hosts, hi) }
 
 // channelsFor is the channel set of host hi as inputdataconfig.json
 // describes it.
