@@ -45,18 +45,19 @@ func EnvValue(v any) string {
 // ("1e-05", "1.5e+16"), otherwise positional with at least one decimal
 // ("5.0", "0.0001"); "nan", "inf", "-inf".
 func FloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	return string(appendFloatRepr(nil, f))
+	var tmp [32]byte
+	return string(appendFloatRepr(tmp[:0], f))
 }
 
 func appendFloatRepr(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "nan"...)
+	case math.IsInf(f, 1):
+		return append(dst, "inf"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-inf"...)
+	}
 	var tmp [32]byte
 	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64) // [-]d[.ddd]e±XX
 	neg := e[0] == '-'
@@ -191,6 +192,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+func sortedCopy(keys []string) []string {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	return keys
+}
+
+// appendList writes open, the elements (each written by elem) separated by
+// sep, and close: the one loop behind every list and dict that Dumps, Str
+// and ArgValue write.
+func appendList[E any](b *strings.Builder, open, sep, close string, elems []E, elem func(*strings.Builder, E)) {
+	b.WriteString(open)
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		elem(b, e)
+	}
+	b.WriteString(close)
+}
+
+// appendJSONObject writes m as a JSON object with the given key order.
+func appendJSONObject[V any](b *strings.Builder, keys []string, m map[string]V, val func(*strings.Builder, V)) {
+	appendList(b, "{", ",", "}", keys, func(b *strings.Builder, k string) {
+		appendJSONString(b, k)
+		b.WriteByte(':')
+		val(b, m[k])
+	})
+}
+
 func appendJSON(b *strings.Builder, v any) {
 	switch v := v.(type) {
 	case nil:
@@ -218,58 +248,15 @@ func appendJSON(b *strings.Builder, v any) {
 			appendJSONString(b, string(v))
 		}
 	case []any:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			appendJSON(b, e)
-		}
-		b.WriteByte(']')
+		appendList(b, "[", ",", "]", v, appendJSON)
 	case []string:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			appendJSONString(b, e)
-		}
-		b.WriteByte(']')
+		appendList(b, "[", ",", "]", v, appendJSONString)
 	case *Object:
-		keys := slices.Clone(v.keys)
-		slices.Sort(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			appendJSONString(b, k)
-			b.WriteByte(':')
-			appendJSON(b, v.m[k])
-		}
-		b.WriteByte('}')
+		appendJSONObject(b, sortedCopy(v.keys), v.m, appendJSON)
 	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			appendJSONString(b, k)
-			b.WriteByte(':')
-			appendJSON(b, v[k])
-		}
-		b.WriteByte('}')
+		appendJSONObject(b, sortedKeys(v), v, appendJSON)
 	case map[string]string:
-		b.WriteByte('{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			appendJSONString(b, k)
-			b.WriteByte(':')
-			appendJSONString(b, v[k])
-		}
-		b.WriteByte('}')
+		appendJSONObject(b, sortedKeys(v), v, appendJSONString)
 	default:
 		appendReflect(b, v)
 	}
@@ -312,14 +299,11 @@ func appendReflect(b *strings.Builder, v any) {
 			b.WriteString("null")
 			return
 		}
-		b.WriteByte('[')
-		for i := range rv.Len() {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			appendJSON(b, rv.Index(i).Interface())
+		elems := make([]any, rv.Len())
+		for i := range elems {
+			elems[i] = rv.Index(i).Interface()
 		}
-		b.WriteByte(']')
+		appendList(b, "[", ",", "]", elems, appendJSON)
 		return
 	case reflect.Map:
 		if _, ok := v.(json.Marshaler); ok || rv.Type().Key().Kind() != reflect.String {
@@ -385,70 +369,33 @@ func appendRepr(b *strings.Builder, v any) {
 	case *big.Int:
 		b.WriteString(v.String())
 	case float64:
-		switch {
-		case math.IsNaN(v):
-			b.WriteString("nan")
-		case math.IsInf(v, 0):
-			b.WriteString(FloatRepr(v))
-		default:
-			var tmp [32]byte
-			b.Write(appendFloatRepr(tmp[:0], v))
-		}
+		var tmp [32]byte
+		b.Write(appendFloatRepr(tmp[:0], v))
 	case string:
 		appendStrRepr(b, v)
 	case []any:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			appendRepr(b, e)
-		}
-		b.WriteByte(']')
+		appendList(b, "[", ", ", "]", v, appendRepr)
 	case []string:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			appendStrRepr(b, e)
-		}
-		b.WriteByte(']')
+		appendList(b, "[", ", ", "]", v, appendStrRepr)
 	case *Object:
-		b.WriteByte('{')
-		for i, k := range v.keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			appendStrRepr(b, k)
-			b.WriteString(": ")
-			appendRepr(b, v.m[k])
-		}
-		b.WriteByte('}')
+		appendReprDict(b, v.keys, v.m)
 	case map[string]any:
-		// Go maps have no order: use sorted keys.
-		b.WriteByte('{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			appendStrRepr(b, k)
-			b.WriteString(": ")
-			appendRepr(b, v[k])
-		}
-		b.WriteByte('}')
+		appendReprDict(b, sortedKeys(v), v) // Go maps have no order: sorted keys
 	default:
-		// Integers (any kind, *big.Int) print the same in JSON and
-		// Python; other types go through their JSON form.
+		// Other Go types print as the value their JSON form parses to.
 		if pv, err := Parse([]byte(Dumps(v))); err == nil {
-			switch pv.(type) {
-			case int64, *big.Int:
-				b.WriteString(Dumps(pv))
-			default:
-				appendRepr(b, pv)
-			}
+			appendRepr(b, pv)
 		}
 	}
+}
+
+// appendReprDict writes m as Python prints a dict, with the given key order.
+func appendReprDict(b *strings.Builder, keys []string, m map[string]any) {
+	appendList(b, "{", ", ", "}", keys, func(b *strings.Builder, k string) {
+		appendStrRepr(b, k)
+		b.WriteString(": ")
+		appendRepr(b, m[k])
+	})
 }
 
 // appendStrRepr writes repr(s) with Python's quote choice and escapes.
@@ -506,33 +453,23 @@ func appendStrRepr(b *strings.Builder, s string) {
 // value: nil as "", a dict as its items sorted by key and joined as
 // "k=v,k=v" with str() of each value, anything else as Str.
 func ArgValue(v any) string {
+	var keys []string
+	var m map[string]any
 	switch v := v.(type) {
 	case nil:
 		return ""
 	case *Object:
-		keys := slices.Clone(v.keys)
-		slices.Sort(keys)
-		var b strings.Builder
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(k)
-			b.WriteByte('=')
-			b.WriteString(Str(v.m[k]))
-		}
-		return b.String()
+		keys, m = sortedCopy(v.keys), v.m
 	case map[string]any:
-		var b strings.Builder
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(k)
-			b.WriteByte('=')
-			b.WriteString(Str(v[k]))
-		}
-		return b.String()
+		keys, m = sortedKeys(v), v
+	default:
+		return Str(v)
 	}
-	return Str(v)
+	var b strings.Builder
+	appendList(&b, "", ",", "", keys, func(b *strings.Builder, k string) {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(Str(m[k]))
+	})
+	return b.String()
 }

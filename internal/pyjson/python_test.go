@@ -71,25 +71,13 @@ func orderedJSON(b *strings.Builder, v any) {
 			b.WriteString(f)
 		}
 	case []any:
-		b.WriteString("[ ")
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(" , ")
-			}
-			orderedJSON(b, e)
-		}
-		b.WriteString("]")
+		appendList(b, "[ ", " , ", "]", v, orderedJSON)
 	case *Object:
-		b.WriteString("{")
-		for i, k := range v.keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
+		appendList(b, "{", ", ", "}", v.keys, func(b *strings.Builder, k string) {
 			appendJSONString(b, k)
 			b.WriteString(": ")
 			orderedJSON(b, v.m[k])
-		}
-		b.WriteString("}")
+		})
 	default:
 		appendJSON(b, v)
 	}
