@@ -22,8 +22,8 @@ func (p *plan) writeArtifacts() error {
 	}
 	var model, data []string
 	for _, h := range p.hosts {
-		model = append(model, filepath.Join(h.base, "model"))
-		data = append(data, filepath.Join(h.base, "output", "data"))
+		model = append(model, h.paths.Model)
+		data = append(data, h.paths.OutputData)
 	}
 	return errors.Join(
 		tarGz(filepath.Join(p.outDir, "model.tar.gz"), model),

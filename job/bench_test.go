@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/channels"
+	"github.com/sagemaker-go/training/env"
 )
 
 // BenchmarkStageChannel stages one channel holding one file of 1 MiB or
@@ -33,7 +34,7 @@ func BenchmarkStageChannel(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					p.hosts[0].base = filepath.Join(root, fmt.Sprint(i))
+					p.hosts[0].paths = env.NewPaths(filepath.Join(root, fmt.Sprint(i)))
 					if err := p.stageChannel(0, &chans[0]); err != nil {
 						b.Fatal(err)
 					}

@@ -94,13 +94,13 @@ func (r *run) startContainer(ctx context.Context, i int, outWG *sync.WaitGroup) 
 	name := p.containerName(h)
 	args := []string{"run", "--name", name, "--hostname", h.label,
 		"--network", p.netName(), "--network-alias", h.label,
-		"-v", h.base + ":/opt/ml"}
+		"-v", h.paths.Base + ":/opt/ml"}
 	if p.ckptSrc != "" && !strings.HasPrefix(p.ckptPath+"/", "/opt/ml/") {
 		args = append(args, "-v", h.ckptDir+":"+p.ckptPath)
 	}
 	for _, sc := range p.channels {
 		if sc.mode == "FastFile" && sc.receives(i) {
-			dir := filepath.Join(h.base, "input", "data", sc.spec.ChannelName)
+			dir := filepath.Join(h.paths.InputData, sc.spec.ChannelName)
 			args = append(args, "-v", dir+":/opt/ml/input/data/"+sc.spec.ChannelName+":ro")
 		}
 	}

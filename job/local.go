@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sagemaker-go/training/env"
 )
 
 // Job statuses and secondary statuses, as DescribeTrainingJob reports them.
@@ -102,8 +104,8 @@ type host struct {
 	name    string // the name in resourceconfig.json (a loopback address for processes)
 	group   string // instance group ("" without groups)
 	itype   string
-	base    string // its /opt/ml tree
-	ckptDir string // its checkpoint directory on this machine
+	paths   env.Paths // its /opt/ml tree
+	ckptDir string    // its checkpoint directory on this machine
 }
 
 // plan is everything RunLocal decided before starting anything.

@@ -3,16 +3,18 @@ package job
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/channels"
+	"github.com/sagemaker-go/training/env"
 )
 
 func feedOptions(c Channel) []channels.FeedOption {
@@ -93,39 +95,30 @@ func (p *plan) goBuild(ctx context.Context, dir, pkg string) (string, error) {
 // processes it also carries this process's environment (PATH, HOME, ...)
 // without any SM_* or SAGEMAKER_* variable, and SAGEMAKER_BASE_DIR.
 func (p *plan) hostEnv(h *host, inherit bool) []string {
-	var env []string
+	var vars []string
 	if inherit {
 		for _, kv := range os.Environ() {
 			k, _, _ := strings.Cut(kv, "=")
 			if strings.HasPrefix(k, "SM_") || strings.HasPrefix(k, "SAGEMAKER_") ||
-				k == "TRAINING_JOB_NAME" || k == "TRAINING_JOB_ARN" || k == "AWS_REGION" {
+				k == env.JobNameVar || k == env.JobARNVar || k == env.RegionVar {
 				continue
 			}
 			if _, ok := p.spec.Environment[k]; ok {
 				continue
 			}
-			env = append(env, kv)
+			vars = append(vars, kv)
 		}
-		env = append(env, "SAGEMAKER_BASE_DIR="+h.base)
+		vars = append(vars, env.BaseDirVar+"="+h.paths.Base)
 	}
-	env = append(env,
-		"TRAINING_JOB_NAME="+p.spec.TrainingJobName,
-		"TRAINING_JOB_ARN="+p.arn,
-		"AWS_REGION="+p.region,
+	vars = append(vars,
+		env.JobNameVar+"="+p.spec.TrainingJobName,
+		env.JobARNVar+"="+p.arn,
+		env.RegionVar+"="+p.region,
 	)
-	for _, k := range sortedKeys(p.spec.Environment) {
-		env = append(env, k+"="+p.spec.Environment[k])
+	for _, k := range slices.Sorted(maps.Keys(p.spec.Environment)) {
+		vars = append(vars, k+"="+p.spec.Environment[k])
 	}
-	return env
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return vars
 }
 
 // child is the top process of a host: the program itself, or the docker
@@ -186,7 +179,7 @@ func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	h := p.hosts[i]
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Env = p.hostEnv(h, true)
-	cmd.Dir = h.base
+	cmd.Dir = h.paths.Base
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c, err := r.startChild(cmd, h.label, outWG, func() {
 		// The group may outlive its leader; nothing of the host stays.

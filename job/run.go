@@ -407,14 +407,13 @@ func (p *plan) setupHosts() error {
 		hps = map[string]string{}
 	}
 	for i, h := range p.hosts {
-		h.base = filepath.Join(p.jobDir, h.label)
-		paths := env.NewPaths(h.base)
+		h.paths = env.NewPaths(filepath.Join(p.jobDir, h.label))
+		paths := h.paths
 		for _, d := range []string{paths.InputConfig, paths.InputData, paths.Model, paths.OutputData, paths.Code} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err
 			}
 		}
-		cfgDir := paths.InputConfig
 		group := h.group
 		if group == "" {
 			group = "homogeneousCluster"
@@ -431,15 +430,15 @@ func (p *plan) setupHosts() error {
 			CurrentGroupName:     group,
 			InstanceGroups:       groups,
 		}
-		if err := resources.WriteFile(filepath.Join(cfgDir, resources.FileName), rc); err != nil {
+		if err := resources.WriteFile(paths.Config(resources.FileName), rc); err != nil {
 			return err
 		}
-		if err := hyperparams.WriteFile(filepath.Join(cfgDir, hyperparams.FileName), hps); err != nil {
+		if err := hyperparams.WriteFile(paths.Config(hyperparams.FileName), hps); err != nil {
 			return err
 		}
 		set := p.channelsFor(i)
 		if len(set) > 0 {
-			if err := channels.WriteFile(filepath.Join(cfgDir, channels.FileName), set); err != nil {
+			if err := channels.WriteFile(paths.Config(channels.FileName), set); err != nil {
 				return err
 			}
 		}
@@ -452,12 +451,12 @@ func (p *plan) setupHosts() error {
 		}
 		if p.ckptSrc != "" {
 			if p.container {
-				h.ckptDir = filepath.Join(h.base, "checkpoints")
+				h.ckptDir = filepath.Join(h.paths.Base, "checkpoints")
 				if strings.HasPrefix(p.ckptPath, "/opt/ml/") {
-					h.ckptDir = filepath.Join(h.base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
+					h.ckptDir = filepath.Join(h.paths.Base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
 				}
 			} else {
-				h.ckptDir = filepath.Join(h.base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
+				h.ckptDir = filepath.Join(h.paths.Base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
 			}
 			if err := os.MkdirAll(h.ckptDir, 0o755); err != nil {
 				return err
@@ -508,7 +507,7 @@ func (r *run) startFeeders(ctx context.Context) ([]*channels.Feeder, error) {
 // SageMaker shows it: "AlgorithmError: " and the file's text, at most 1024
 // characters in all. Without a failure file it names the exit code.
 func (p *plan) failureReason(i, code int) string {
-	data, err := os.ReadFile(filepath.Join(p.hosts[i].base, "output", "failure"))
+	data, err := os.ReadFile(p.hosts[i].paths.Failure)
 	msg := strings.TrimSpace(string(data))
 	if err != nil || msg == "" {
 		msg = fmt.Sprintf("Exit Code: %d (%s wrote no failure file)", code, p.hosts[i].label)

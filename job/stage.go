@@ -106,26 +106,15 @@ func (p *plan) channelsFor(hi int) channels.Set {
 			continue
 		}
 		c := sc.spec
-		dist := c.DataSource.S3DataSource.S3DataDistributionType
-		if dist == "" {
-			dist = "FullyReplicated"
-		}
-		rw := c.RecordWrapperType
-		if rw == "" {
-			rw = "None"
-		}
-		comp := c.CompressionType
-		if comp == "" {
-			comp = "None"
-		}
+		// Empty fields are written with SageMaker's defaults by channels.
 		set[c.ChannelName] = channels.Channel{
 			Name:               c.ChannelName,
-			Dir:                filepath.Join(h.base, "input", "data", c.ChannelName),
+			Dir:                filepath.Join(h.paths.InputData, c.ChannelName),
 			Mode:               channels.Mode(sc.mode),
 			ContentType:        c.ContentType,
-			S3DistributionType: dist,
-			RecordWrapperType:  rw,
-			CompressionType:    comp,
+			S3DistributionType: c.DataSource.S3DataSource.S3DataDistributionType,
+			RecordWrapperType:  c.RecordWrapperType,
+			CompressionType:    c.CompressionType,
 			Index:              n,
 		}
 		n++
@@ -145,7 +134,7 @@ func (p *plan) channelsFor(hi int) channels.Set {
 // Pipe: nothing is linked; the feeder serves <channel>_<epoch> FIFOs.
 func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 	h := p.hosts[hi]
-	dataDir := filepath.Join(h.base, "input", "data")
+	dataDir := h.paths.InputData
 	name := sc.spec.ChannelName
 	idx := sc.filesFor(hi)
 	var man strings.Builder
