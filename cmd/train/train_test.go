@@ -135,14 +135,17 @@ func startTrain(t *testing.T, cmd *exec.Cmd) (rest func() string) {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	r := bufio.NewReader(stdout)
 	for {
 		line, err := r.ReadString('\n')
-		require.NoError(t, err, "program never got ready; stderr: %s", stderr.String())
+		if err != nil {
+			cmd.Wait()
+			t.Fatalf("program never got ready: %v; stderr: %s", err, stderr.String())
+		}
 		if line == "ready\n" {
 			break
 		}
@@ -151,6 +154,24 @@ func startTrain(t *testing.T, cmd *exec.Cmd) (rest func() string) {
 	done := make(chan struct{})
 	go func() { io.Copy(&b, r); close(done) }()
 	return func() string { <-done; return b.String() + stderr.String() }
+}
+
+// syncBuffer is a bytes.Buffer that may be read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 const saveOnTerm = `trap 'echo saved > "$SM_MODEL_DIR/saved"; echo "terminated, saved" >&2; exit 0' TERM
