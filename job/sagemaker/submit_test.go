@@ -254,6 +254,9 @@ func TestUploadLocalChannel(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "part", "b"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.csv"), []byte("1,2\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "part", "b", "c.csv"), []byte("3,4\n"), 0o644))
+	linked := filepath.Join(t.TempDir(), "linked.csv")
+	require.NoError(t, os.WriteFile(linked, []byte("7,8\n"), 0o644))
+	require.NoError(t, os.Symlink(linked, filepath.Join(dir, "l.csv")))
 	single := filepath.Join(t.TempDir(), "val.csv")
 	require.NoError(t, os.WriteFile(single, []byte("5,6\n"), 0o644))
 
@@ -267,6 +270,7 @@ func TestUploadLocalChannel(t *testing.T) {
 
 	assert.Equal(t, map[string][]byte{
 		"bucket/up-1/input/train/a.csv":        []byte("1,2\n"),
+		"bucket/up-1/input/train/l.csv":        []byte("7,8\n"),
 		"bucket/up-1/input/train/part/b/c.csv": []byte("3,4\n"),
 		"bucket/up-1/input/validation/val.csv": []byte("5,6\n"),
 	}, f.objects)

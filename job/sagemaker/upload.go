@@ -18,7 +18,8 @@ import (
 // UploadChannels uploads every file:// channel of spec to S3 with the S3
 // transfer manager and returns a copy of spec whose S3Uri values point at the
 // uploads (see UploadURIs). A directory is uploaded recursively (keys keep
-// the relative paths); a single file keeps its base name. Relative file://
+// the relative paths, symbolic links are followed); a single file keeps its
+// base name. Relative file://
 // URIs are taken against spec.BaseDir (the job file's directory). Channels
 // already on S3 are left alone.
 func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix string) (job.Spec, error) {
@@ -50,6 +51,7 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 			res, err := tm.UploadDirectory(ctx, &transfermanager.UploadDirectoryInput{
 				Bucket: aws.String(bucket), Source: aws.String(local),
 				KeyPrefix: aws.String(prefix), Recursive: aws.Bool(true),
+				FollowSymbolicLinks: aws.Bool(true), // as a program reading the directory would
 			})
 			if err != nil {
 				return spec, fmt.Errorf("%s: uploading %s to %s: %w", key, local, dst, err)
