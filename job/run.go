@@ -450,14 +450,10 @@ func (p *plan) setupHosts() error {
 			}
 		}
 		if p.ckptSrc != "" {
-			if p.container {
-				h.ckptDir = filepath.Join(h.paths.Base, "checkpoints")
-				if strings.HasPrefix(p.ckptPath, "/opt/ml/") {
-					h.ckptDir = filepath.Join(h.paths.Base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
-				}
-			} else {
-				h.ckptDir = filepath.Join(h.paths.Base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
-			}
+			// LocalPath rebased into the tree: /opt/ml/checkpoints is
+			// <tree>/checkpoints, /state is <tree>/state. A container sees
+			// it at LocalPath itself (mounted there when outside /opt/ml).
+			h.ckptDir = filepath.Join(h.paths.Base, strings.TrimPrefix(p.ckptPath, "/opt/ml/"))
 			if err := os.MkdirAll(h.ckptDir, 0o755); err != nil {
 				return err
 			}
