@@ -143,7 +143,12 @@ func (e *ExitError) FailureReason() string {
 // output/failure (unless present) and returns an error for which
 // failure.ExitCode gives the exit code: the program's own (128+signal when
 // killed), 127 for a program that does not exist, 126 for one that cannot
-// be executed, 1 for other bad input.
+// be executed, pip's code when pip install fails, 1 for other bad input
+// (no program named, a bad submit directory), 3 when the host names do not
+// resolve, 128+signal when stopped before the program started.
+//
+// As PID 1 (a container without an init), Exec reaps every child of the
+// process, orphans included: do not run other subprocesses concurrently.
 func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) error {
 	c := execConfig{
 		stdout: os.Stdout, stderr: os.Stderr,
