@@ -88,7 +88,7 @@ type container struct {
 
 // startContainer runs host i as a container, attached so that its output
 // is streamed and the CLI's exit code is the container's.
-func (r *run) startContainer(ctx context.Context, i int, outWG *sync.WaitGroup) (hostProc, error) {
+func (r *run) startContainer(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	p := r.p
 	h := p.hosts[i]
 	name := p.containerName(h)
@@ -113,11 +113,8 @@ func (r *run) startContainer(ctx context.Context, i int, outWG *sync.WaitGroup) 
 	}
 	args = append(args, a.TrainingImage)
 	switch {
-	case len(a.ContainerEntrypoint) > 1:
-		args = append(args, a.ContainerEntrypoint[1:]...)
-		args = append(args, a.ContainerArguments...)
-	case len(a.ContainerEntrypoint) == 1:
-		args = append(args, a.ContainerArguments...)
+	case len(a.ContainerEntrypoint) > 0:
+		args = append(append(args, a.ContainerEntrypoint[1:]...), a.ContainerArguments...)
 	case len(a.ContainerArguments) > 0:
 		args = append(args, a.ContainerArguments...)
 	default:

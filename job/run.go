@@ -162,23 +162,23 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	type exit struct{ i, code int }
 	exits := make(chan exit, len(p.hosts))
 	procs := make([]hostProc, len(p.hosts))
+	running := 0
 	var outWG sync.WaitGroup
 	var startErr error
 	for i := range p.hosts {
-		var hp hostProc
-		var err error
+		start := r.startProcess
 		if p.container {
-			hp, err = r.startContainer(ctx, i, &outWG)
-		} else {
-			hp, err = r.startProcess(i, &outWG)
+			start = r.startContainer
 		}
+		hp, err := start(i, &outWG)
 		if err != nil {
 			startErr = fmt.Errorf("starting %s: %w", p.hosts[i].label, err)
 			break
 		}
 		procs[i] = hp
+		running++
 		r.setState(i, "running", 0)
-		go func(i int) { exits <- exit{i, hp.wait()} }(i)
+		go func() { exits <- exit{i, hp.wait()} }()
 	}
 
 	syncDone := make(chan struct{})
@@ -189,21 +189,25 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		close(syncDone)
 	}
 
-	runtime := time.Duration(p.spec.StoppingCondition.MaxRuntimeInSeconds) * time.Second
-	timer := time.NewTimer(runtime)
+	timer := time.NewTimer(time.Duration(p.spec.StoppingCondition.MaxRuntimeInSeconds) * time.Second)
 	defer timer.Stop()
 	heartbeat := time.NewTicker(p.cfg.heartbeat)
 	defer heartbeat.Stop()
 
-	force := p.cfg.force
-	running := 0
-	for _, hp := range procs {
-		if hp != nil {
-			running++
-		}
-	}
+	cancelled, force := ctx.Done(), p.cfg.force
 	status, secondary, failedHost := "", "", -1
 	stopping := false
+	// stop ends the job with status and secondary unless it already ends.
+	stop := func(st, sec, msg string) {
+		if status != "" {
+			return
+		}
+		status, secondary = st, sec
+		if st == StatusStopped {
+			r.res.TrainingJobStatus = StatusStopping
+			r.transition(SecondaryStopping, msg)
+		}
+	}
 	stopAll := func() {
 		if stopping {
 			return
@@ -216,7 +220,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 	}
 	if startErr != nil {
-		status, secondary = StatusFailed, SecondaryFailed
+		stop(StatusFailed, SecondaryFailed, "")
 		r.res.FailureReason = failure.Truncate("ClientError: " + startErr.Error())
 		stopAll()
 	}
@@ -227,32 +231,21 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			r.res.ExitCodes = setCode(r.res.ExitCodes, p.hosts[e.i].label, e.code)
 			r.setState(e.i, "exited", e.code)
 			if e.code != 0 && status == "" {
-				status, secondary, failedHost = StatusFailed, SecondaryFailed, e.i
+				stop(StatusFailed, SecondaryFailed, "")
+				failedHost = e.i
 				r.progressf("%s failed with exit code %d; stopping the other hosts", p.hosts[e.i].label, e.code)
 				stopAll()
 			}
 		case <-timer.C:
-			if status == "" {
-				status, secondary = StatusStopped, SecondaryMaxRuntimeExceeded
-				r.res.TrainingJobStatus = StatusStopping
-				r.transition(SecondaryStopping, fmt.Sprintf("MaxRuntimeInSeconds (%d) exceeded: SIGTERM, SIGKILL after %s", p.spec.StoppingCondition.MaxRuntimeInSeconds, p.cfg.grace))
-				stopAll()
-			}
-		case <-ctx.Done():
-			if status == "" {
-				status, secondary = StatusStopped, SecondaryStopped
-				r.res.TrainingJobStatus = StatusStopping
-				r.transition(SecondaryStopping, "Stop requested: SIGTERM, SIGKILL after "+p.cfg.grace.String())
-				stopAll()
-			}
-			ctx = context.Background() // only once
+			stop(StatusStopped, SecondaryMaxRuntimeExceeded, fmt.Sprintf("MaxRuntimeInSeconds (%d) exceeded: SIGTERM, SIGKILL after %s", p.spec.StoppingCondition.MaxRuntimeInSeconds, p.cfg.grace))
+			stopAll()
+		case <-cancelled:
+			cancelled = nil
+			stop(StatusStopped, SecondaryStopped, "Stop requested: SIGTERM, SIGKILL after "+p.cfg.grace.String())
+			stopAll()
 		case <-force:
 			force = nil
-			if status == "" {
-				status, secondary = StatusStopped, SecondaryStopped
-				r.res.TrainingJobStatus = StatusStopping
-				r.transition(SecondaryStopping, "Stop forced: SIGKILL")
-			}
+			stop(StatusStopped, SecondaryStopped, "Stop forced: SIGKILL")
 			r.progressf("killing every host now")
 			for i, hp := range procs {
 				if hp != nil && r.stateOf(i) == "running" {
