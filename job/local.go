@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sagemaker-go/training/env"
@@ -331,12 +330,8 @@ func (p *plan) makeJobDir() error {
 	return nil
 }
 
-var cleanupMu sync.Mutex
-
 // cleanup undoes mounts and removes the job directory unless it is kept.
 func (p *plan) cleanup() {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
 	for i := len(p.mounts) - 1; i >= 0; i-- {
 		unmount(p.mounts[i])
 	}
