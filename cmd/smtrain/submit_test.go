@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/job/sagemaker"
+	"github.com/sagemaker-go/training/job/sagemaker/mototest"
 )
 
 // fakeSageMaker is a real HTTP server answering the SageMaker and
@@ -277,4 +283,40 @@ func TestDescribeStopLogsCommands(t *testing.T) {
 	code, _, stderr = runCmd("describe")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "usage: smtrain describe NAME")
+}
+
+// The example's job file goes through `smtrain submit --wait` and
+// `smtrain describe` against moto unchanged (moto completes jobs at once).
+func TestSubmitAgainstMoto(t *testing.T) {
+	url := mototest.Start(t)
+	newFakeSageMaker(t) // credentials and region for the test
+	ctx := context.Background()
+	c, err := sagemaker.New(ctx, sagemaker.WithS3EndpointURL(url))
+	require.NoError(t, err)
+	_, err = c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sagemaker-go-examples")})
+	require.NoError(t, err)
+
+	endpoints := []string{"--endpoint-url", url, "--s3-endpoint-url", url, "--logs-endpoint-url", url}
+	code, stdout, stderr := runCmd(append([]string{"submit", "-f", linearJobFile(t), "--wait", "--logs", "--poll", "10ms"}, endpoints...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.True(t, strings.HasPrefix(stdout, "linear-example\n"), stdout)
+	assert.Contains(t, stdout, "Training job linear-example: Completed")
+	assert.Contains(t, stderr, "linear-example status Completed")
+
+	code, stdout, stderr = runCmd(append([]string{"describe", "linear-example", "--json"}, endpoints...)...)
+	require.Equal(t, 0, code, stderr)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, "Completed", res["TrainingJobStatus"])
+	assert.Equal(t, "s3://sagemaker-go-examples/linear/output/linear-example/output/model.tar.gz",
+		res["ModelArtifacts"].(map[string]any)["S3ModelArtifacts"])
+
+	list, err := c.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("sagemaker-go-examples"), Prefix: aws.String("linear-example/input/")})
+	require.NoError(t, err)
+	assert.Len(t, list.Contents, 3, "the example's data files were uploaded")
+
+	// --base-name makes the same file submittable again under a new name.
+	code, stdout, stderr = runCmd(append([]string{"submit", "-f", linearJobFile(t), "--base-name", "linear"}, endpoints...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `^linear-\d{4}(-\d\d){5}-\d{3}\n$`, stdout)
 }

@@ -1,16 +1,11 @@
 package sagemaker_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,66 +14,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/job/sagemaker"
+	"github.com/sagemaker-go/training/job/sagemaker/mototest"
 )
-
-// startMoto runs `python3 -m moto.server` on a free loopback port for the
-// test and returns its URL once it is listening; it is stopped at cleanup.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	testenv.NeedPythonModule(t, "moto")
-	testenv.NeedPythonModule(t, "flask") // moto.server needs moto[server]
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-
-	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	cmd.Stdout = cmd.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		cmd.Wait()
-	})
-
-	// moto (werkzeug) says "Running on http://127.0.0.1:PORT" once it
-	// listens.
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var seen []string
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.Contains(line, fmt.Sprintf("Running on http://127.0.0.1:%d", port)) {
-				ready <- nil
-				for sc.Scan() { // keep draining so moto never blocks on its log
-				}
-				return
-			}
-			seen = append(seen, line)
-		}
-		ready <- fmt.Errorf("moto exited before listening: %s", strings.Join(seen, "\n"))
-	}()
-	select {
-	case err := <-ready:
-		require.NoError(t, err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("moto did not start listening within 60s")
-	}
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
-}
 
 // Moto 5.2.1 accepts CreateTrainingJob and answers DescribeTrainingJob with
 // TrainingJobStatus Completed right away (one "Starting" transition and a
 // train:progress=100 final metric); it has no StopTrainingJob and no
 // training logs. The test asserts exactly that, through this package.
 func TestMoto(t *testing.T) {
-	url := startMoto(t)
+	url := mototest.Start(t)
 	testCredentials(t)
 	ctx := context.Background()
 	c, err := sagemaker.New(ctx, sagemaker.WithEndpointURL(url), sagemaker.WithS3EndpointURL(url), sagemaker.WithLogsEndpointURL(url))
