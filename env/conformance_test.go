@@ -13,94 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/pyjson"
 )
 
-// confCase is one case of testdata/python-toolkit-cases.json. Input and
-// Expected stay raw so that key order (which decides collisions) is kept.
-type confCase struct {
-	Area     string          `json:"area"`
-	Source   string          `json:"source"`
-	Input    json.RawMessage `json:"input"`
-	Expected json.RawMessage `json:"expected"`
-	Multi    bool            `json:"multi"`
-}
-
-func loadCases(t *testing.T, prefix string) []confCase {
-	t.Helper()
-	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
-	require.NoError(t, err)
-	var all []confCase
-	require.NoError(t, json.Unmarshal(data, &all))
-	var out []confCase
-	for _, c := range all {
-		if strings.HasPrefix(c.Area, prefix) {
-			out = append(out, c)
-		}
-	}
-	require.NotEmpty(t, out, "no cases for %s", prefix)
-	return out
-}
-
-// items splits a case's input or expected into its parallel list when the
-// case is multi.
-func items(t *testing.T, c confCase, raw json.RawMessage) []json.RawMessage {
-	t.Helper()
-	if !c.Multi {
-		return []json.RawMessage{raw}
-	}
-	var list []json.RawMessage
-	require.NoError(t, json.Unmarshal(raw, &list))
-	return list
-}
-
-// pyValue parses raw as json.loads would, turning {"__bytes__": s} into the
-// string s (the toolkit latin-1-decodes bytes; the cases use ASCII).
-func pyValue(t *testing.T, raw json.RawMessage) any {
-	t.Helper()
-	v, err := pyjson.Parse(raw)
-	require.NoError(t, err)
-	return unbytes(v)
-}
-
-func unbytes(v any) any {
-	switch v := v.(type) {
-	case *pyjson.Object:
-		if v.Len() == 1 && v.Keys()[0] == "__bytes__" {
-			b, _ := v.Get("__bytes__")
-			return b
-		}
-		o := pyjson.NewObject()
-		for _, k := range v.Keys() {
-			x, _ := v.Get(k)
-			o.Set(k, unbytes(x))
-		}
-		return o
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = unbytes(x)
-		}
-		return out
-	}
-	return v
-}
-
 func TestConformanceEnvVarsFormat(t *testing.T) {
-	n := 0
-	for _, c := range loadCases(t, "env_vars.format") {
-		ins, exps := items(t, c, c.Input), items(t, c, c.Expected)
-		require.Len(t, exps, len(ins))
-		for i := range ins {
-			in, ok := pyValue(t, ins[i]).(*pyjson.Object)
-			require.True(t, ok, c.Source)
-			var want map[string]string
-			require.NoError(t, json.Unmarshal(exps[i], &want))
-			assert.Equal(t, want, env.ToEnvVars(in), c.Source)
-			n++
-		}
+	cases := conformance.Cases(t, "env_vars.format")
+	for _, c := range cases {
+		v, err := pyjson.Parse(c.Input)
+		require.NoError(t, err, c.Source)
+		in, ok := v.(*pyjson.Object)
+		require.True(t, ok, c.Source)
+		var want map[string]string
+		require.NoError(t, json.Unmarshal(c.Expected, &want))
+		assert.Equal(t, want, env.ToEnvVars(in), c.Source)
 	}
-	assert.Equal(t, 7, n)
+	assert.Len(t, cases, 7)
 }
 
 // fullInput is the input of the env_vars.full, environment.object and
@@ -205,7 +133,7 @@ func decodeFull(t *testing.T, raw json.RawMessage) fullInput {
 }
 
 func TestConformanceEnvVarsFull(t *testing.T) {
-	cases := loadCases(t, "env_vars.full")
+	cases := conformance.Cases(t, "env_vars.full")
 	require.Len(t, cases, 2)
 	for _, c := range cases {
 		t.Run(c.Source[:20], func(t *testing.T) {
@@ -245,12 +173,12 @@ func TestConformanceEnvVarsFull(t *testing.T) {
 }
 
 func TestConformanceEnvironmentPaths(t *testing.T) {
-	c := loadCases(t, "environment.paths")[0]
-	ins, exps := items(t, c, c.Input), items(t, c, c.Expected)
+	cases := conformance.Cases(t, "environment.paths")
+	require.Len(t, cases, 2)
 	// Case 1: channel_input_dirs.
-	e := build(t, decodeFull(t, ins[0]))
+	e := build(t, decodeFull(t, cases[0].Input))
 	var want1 map[string]string
-	require.NoError(t, json.Unmarshal(exps[0], &want1))
+	require.NoError(t, json.Unmarshal(cases[0].Expected, &want1))
 	got1 := map[string]string{}
 	for _, k := range e.ChannelDirs().Keys() {
 		v, _ := e.ChannelDirs().Get(k)
@@ -258,9 +186,9 @@ func TestConformanceEnvironmentPaths(t *testing.T) {
 	}
 	assert.Equal(t, want1, got1)
 	// Case 2: the directories.
-	e = build(t, decodeFull(t, ins[1]))
+	e = build(t, decodeFull(t, cases[1].Input))
 	var want2 map[string]string
-	require.NoError(t, json.Unmarshal(exps[1], &want2))
+	require.NoError(t, json.Unmarshal(cases[1].Expected, &want2))
 	te := e.TrainingEnv()
 	for k, v := range want2 {
 		assert.Equal(t, v, te[k], k)
@@ -275,8 +203,8 @@ func fakeTool(t *testing.T, dir, name, script string) {
 }
 
 func TestConformanceEnvironmentDetect(t *testing.T) {
-	cases := loadCases(t, "environment.detect")
-	require.Len(t, cases, 2)
+	cases := conformance.Cases(t, "environment.detect")
+	require.Len(t, cases, 3+5)
 	_, err := os.Stat("/bin/sh") // the fake tools are /bin/sh scripts
 	require.NoError(t, err)
 
@@ -291,8 +219,8 @@ func TestConformanceEnvironmentDetect(t *testing.T) {
 	assert.Equal(t, 2, env.CountGPUs([]byte("GPU 0\nGPU 1")))
 
 	// Neuron cores, the five cases in order.
-	neuron := cases[1]
-	ins, exps := items(t, neuron, neuron.Input), items(t, neuron, neuron.Expected)
+	neuron := cases[3:]
+	require.Contains(t, neuron[0].Source, "test_neuron_count")
 	scripts := []string{
 		`[ "$1" = -j ] || exit 9; echo '[{"nc_count":2}]'`,
 		"",       // absent
@@ -300,13 +228,13 @@ func TestConformanceEnvironmentDetect(t *testing.T) {
 		`echo 'random junk'; exit 1`,
 		`echo 'time=... level=fatal msg="Failed to discover neuron devices"' >&2; exit 1`,
 	}
-	for i := range ins {
+	for i, c := range neuron {
 		var in struct {
 			InstanceType string `json:"instance_type"`
 		}
-		require.NoError(t, json.Unmarshal(ins[i], &in))
+		require.NoError(t, json.Unmarshal(c.Input, &in))
 		var want int
-		require.NoError(t, json.Unmarshal(exps[i], &want))
+		require.NoError(t, json.Unmarshal(c.Expected, &want))
 		os.Remove(filepath.Join(dir, "neuron-ls"))
 		if scripts[i] != "" {
 			fakeTool(t, dir, "neuron-ls", scripts[i])
@@ -330,88 +258,81 @@ func TestConformanceEnvironmentDetect(t *testing.T) {
 }
 
 func TestConformanceEnvironmentObject(t *testing.T) {
-	for _, c := range loadCases(t, "environment.object") {
-		ins, exps := items(t, c, c.Input), items(t, c, c.Expected)
-		for i := range ins {
-			t.Run(c.Source[strings.LastIndex(c.Source, "::")+2:], func(t *testing.T) {
-				switch {
-				case strings.Contains(c.Source, "test_env_mapping_properties"):
-					e := build(t, fullInput{})
-					var want []string
-					require.NoError(t, json.Unmarshal(exps[i], &want))
-					var te map[string]json.RawMessage
-					require.NoError(t, json.Unmarshal([]byte(e.Vars()["SM_TRAINING_ENV"]), &te))
-					var keys []string
-					for k := range te {
-						keys = append(keys, k)
-					}
-					sort.Strings(keys)
-					assert.Equal(t, want, keys)
-				case strings.Contains(c.Source, "without_training_files"):
-					host, err := os.Hostname()
-					require.NoError(t, err)
-					in := strings.ReplaceAll(string(ins[i]), "<socket.gethostname()>", host)
-					e := build(t, decodeFull(t, json.RawMessage(in)))
-					assert.Equal(t, host, e.Resources.CurrentHost)
-					assert.Equal(t, []string{host}, e.Resources.Hosts)
-					assert.Equal(t, `{"current_host":"`+host+`","hosts":["`+host+`"]}`, e.Vars()["SM_RESOURCE_CONFIG"])
-				default:
-					in := decodeFull(t, ins[i])
-					e := build(t, in)
-					var te map[string]json.RawMessage
-					require.NoError(t, json.Unmarshal([]byte(e.Vars()["SM_TRAINING_ENV"]), &te))
-					var want map[string]json.RawMessage
-					require.NoError(t, json.Unmarshal(exps[i], &want))
-					for k, w := range want {
-						switch string(w) {
-						case `"unchanged input"`:
-							src := in.ResourceConfig
-							if k == "input_data_config" {
-								src = in.InputDataConfig
-							}
-							assert.JSONEq(t, string(src), string(te[k]), k)
-						default:
-							assert.JSONEq(t, string(w), string(te[k]), k)
+	for _, c := range conformance.Cases(t, "environment.object") {
+		t.Run(c.Source[strings.LastIndex(c.Source, "::")+2:], func(t *testing.T) {
+			switch {
+			case strings.Contains(c.Source, "test_env_mapping_properties"):
+				e := build(t, fullInput{})
+				var want []string
+				require.NoError(t, json.Unmarshal(c.Expected, &want))
+				var te map[string]json.RawMessage
+				require.NoError(t, json.Unmarshal([]byte(e.Vars()["SM_TRAINING_ENV"]), &te))
+				var keys []string
+				for k := range te {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				assert.Equal(t, want, keys)
+			case strings.Contains(c.Source, "without_training_files"):
+				host, err := os.Hostname()
+				require.NoError(t, err)
+				in := strings.ReplaceAll(string(c.Input), "<socket.gethostname()>", host)
+				e := build(t, decodeFull(t, json.RawMessage(in)))
+				assert.Equal(t, host, e.Resources.CurrentHost)
+				assert.Equal(t, []string{host}, e.Resources.Hosts)
+				assert.Equal(t, `{"current_host":"`+host+`","hosts":["`+host+`"]}`, e.Vars()["SM_RESOURCE_CONFIG"])
+			default:
+				in := decodeFull(t, c.Input)
+				e := build(t, in)
+				var te map[string]json.RawMessage
+				require.NoError(t, json.Unmarshal([]byte(e.Vars()["SM_TRAINING_ENV"]), &te))
+				var want map[string]json.RawMessage
+				require.NoError(t, json.Unmarshal(c.Expected, &want))
+				for k, w := range want {
+					switch string(w) {
+					case `"unchanged input"`:
+						src := in.ResourceConfig
+						if k == "input_data_config" {
+							src = in.InputDataConfig
 						}
+						assert.JSONEq(t, string(src), string(te[k]), k)
+					default:
+						assert.JSONEq(t, string(w), string(te[k]), k)
 					}
 				}
-			})
-		}
+			}
+		})
 	}
 }
 
 func TestConformanceEnvironmentHetero(t *testing.T) {
-	n := 0
-	for _, c := range loadCases(t, "environment.hetero") {
-		ins, exps := items(t, c, c.Input), items(t, c, c.Expected)
-		for i := range ins {
-			e := build(t, decodeFull(t, ins[i]))
-			vars := e.Vars()
-			var te map[string]json.RawMessage
-			require.NoError(t, json.Unmarshal([]byte(vars["SM_TRAINING_ENV"]), &te))
-			var want map[string]json.RawMessage
-			require.NoError(t, json.Unmarshal(exps[i], &want))
-			for k, w := range want {
-				switch {
-				case k == "os.environ":
-					var m map[string]string
-					require.NoError(t, json.Unmarshal(w, &m))
-					assert.Equal(t, m, e.ToolkitVars())
-				case strings.HasPrefix(k, "SM_"):
-					var s string
-					require.NoError(t, json.Unmarshal(w, &s))
-					assert.Equal(t, s, vars[k], k)
-				default:
-					assert.JSONEq(t, string(w), string(te[k]), "%s case %d", k, i)
-				}
+	cases := conformance.Cases(t, "environment.hetero")
+	for i, c := range cases {
+		e := build(t, decodeFull(t, c.Input))
+		vars := e.Vars()
+		var te map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(vars["SM_TRAINING_ENV"]), &te))
+		var want map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(c.Expected, &want))
+		for k, w := range want {
+			switch {
+			case k == "os.environ":
+				var m map[string]string
+				require.NoError(t, json.Unmarshal(w, &m))
+				assert.Equal(t, m, e.ToolkitVars())
+			case strings.HasPrefix(k, "SM_"):
+				var s string
+				require.NoError(t, json.Unmarshal(w, &s))
+				assert.Equal(t, s, vars[k], k)
+			default:
+				assert.JSONEq(t, string(w), string(te[k]), "%s case %d", k, i)
 			}
-			// The Go accessors agree with SM_TRAINING_ENV.
-			var master string
-			require.NoError(t, json.Unmarshal(te["master_hostname"], &master))
-			assert.Equal(t, master, e.Leader())
-			assert.Equal(t, string(te["is_master"]) == "true", e.IsLeader())
-			n++
 		}
+		// The Go accessors agree with SM_TRAINING_ENV.
+		var master string
+		require.NoError(t, json.Unmarshal(te["master_hostname"], &master))
+		assert.Equal(t, master, e.Leader())
+		assert.Equal(t, string(te["is_master"]) == "true", e.IsLeader())
 	}
-	assert.Equal(t, 4, n)
+	assert.Len(t, cases, 4)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/conformance"
 )
 
 func TestTruncateShortUnchanged(t *testing.T) {
@@ -238,40 +239,34 @@ func ExampleExitCode() {
 // testdata/python-toolkit-cases.json: the success file is empty, the failure
 // file holds the message, both under <base>/output.
 func TestConformanceFilesStatus(t *testing.T) {
-	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
-	require.NoError(t, err)
-	var cases []struct {
-		Area     string          `json:"area"`
-		Expected json.RawMessage `json:"expected"`
+	cases := conformance.Cases(t, "files.status")
+	require.Len(t, cases, 2)
+	var want [2]struct {
+		Path    string `json:"path"`
+		Content string `json:"content"`
 	}
-	require.NoError(t, json.Unmarshal(data, &cases))
-	n := 0
-	for _, cc := range cases {
-		if cc.Area != "files.status" {
-			continue
-		}
-		var c struct {
-			Expected []struct {
-				Path    string `json:"path"`
-				Content string `json:"content"`
-			}
-		}
-		require.NoError(t, json.Unmarshal(cc.Expected, &c.Expected))
-		require.Len(t, c.Expected, 2)
-		base := t.TempDir()
-		path := func(p string) string { return filepath.Join(base, strings.TrimPrefix(p, "<base>/")) }
-		require.NoError(t, failure.WriteSuccess(path(c.Expected[0].Path)))
-		got, err := os.ReadFile(path(c.Expected[0].Path))
-		require.NoError(t, err)
-		assert.Equal(t, c.Expected[0].Content, string(got))
+	for i, c := range cases {
+		require.NoError(t, json.Unmarshal(c.Expected, &want[i]))
+	}
+	// The message of the call write_failure_file('This is a failure').
+	var in struct {
+		Call string `json:"call"`
+	}
+	require.NoError(t, json.Unmarshal(cases[1].Input, &in))
+	_, msg, ok := strings.Cut(strings.TrimSuffix(in.Call, "')"), "('")
+	require.True(t, ok, in.Call)
 
-		wrote, err := failure.Write(path(c.Expected[1].Path), "This is a failure")
-		require.NoError(t, err)
-		assert.True(t, wrote)
-		got, err = os.ReadFile(path(c.Expected[1].Path))
-		require.NoError(t, err)
-		assert.Equal(t, c.Expected[1].Content, string(got))
-		n++
-	}
-	assert.Equal(t, 1, n)
+	base := t.TempDir()
+	path := func(p string) string { return filepath.Join(base, strings.TrimPrefix(p, "<base>/")) }
+	require.NoError(t, failure.WriteSuccess(path(want[0].Path)))
+	got, err := os.ReadFile(path(want[0].Path))
+	require.NoError(t, err)
+	assert.Equal(t, want[0].Content, string(got))
+
+	wrote, err := failure.Write(path(want[1].Path), msg)
+	require.NoError(t, err)
+	assert.True(t, wrote)
+	got, err = os.ReadFile(path(want[1].Path))
+	require.NoError(t, err)
+	assert.Equal(t, want[1].Content, string(got))
 }

@@ -6,70 +6,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/pyjson"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// caseValue turns a value of the conformance file into the Python value the
-// toolkit's test used: {"__bytes__": s} is a bytes value, which the toolkit
-// decodes as latin-1, i.e. the string s.
-func caseValue(v any) any {
-	switch v := v.(type) {
-	case *pyjson.Object:
-		if v.Len() == 1 && v.Keys()[0] == "__bytes__" {
-			s, _ := v.Get("__bytes__")
-			return s
-		}
-		o := pyjson.NewObject()
-		for _, k := range v.Keys() {
-			e, _ := v.Get(k)
-			o.Set(k, caseValue(e))
-		}
-		return o
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = caseValue(e)
-		}
-		return out
-	}
-	return v
-}
-
-type confCase struct {
-	source   string
-	input    any
-	expected any
-}
-
-func loadCases(t *testing.T, area string) []confCase {
+// caseValue parses a conformance case's JSON as json.loads does.
+func caseValue(t *testing.T, raw []byte) any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "python-toolkit-cases.json"))
+	v, err := pyjson.Parse(raw)
 	require.NoError(t, err)
-	all, err := pyjson.Parse(data)
-	require.NoError(t, err)
-	var out []confCase
-	for _, c := range all.([]any) {
-		o := c.(*pyjson.Object)
-		if a, _ := o.Get("area"); a != area {
-			continue
-		}
-		src, _ := o.Get("source")
-		in, _ := o.Get("input")
-		exp, _ := o.Get("expected")
-		if multi, _ := o.Get("multi"); multi == true {
-			ins, exps := in.([]any), exp.([]any)
-			require.Len(t, exps, len(ins))
-			for i := range ins {
-				out = append(out, confCase{src.(string), caseValue(ins[i]), caseValue(exps[i])})
-			}
-		} else {
-			out = append(out, confCase{src.(string), caseValue(in), caseValue(exp)})
-		}
-	}
-	require.NotEmpty(t, out, "no conformance cases for area %s", area)
-	return out
+	return v
 }
 
 // setOf builds a Set holding already-decoded values, as the toolkit's
@@ -103,18 +51,18 @@ func writeHPFile(t *testing.T, o *pyjson.Object) string {
 }
 
 func TestConformanceCLIArgs(t *testing.T) {
-	for _, c := range loadCases(t, "cli_args") {
+	for _, c := range conformance.Cases(t, "cli_args") {
 		want := []string{}
-		for _, e := range c.expected.([]any) {
+		for _, e := range caseValue(t, c.Expected).([]any) {
 			want = append(want, e.(string))
 		}
-		assert.Equal(t, want, setOf(c.input.(*pyjson.Object)).Args(), c.source)
+		assert.Equal(t, want, setOf(caseValue(t, c.Input).(*pyjson.Object)).Args(), c.Source)
 	}
 }
 
 func TestConformanceSplit(t *testing.T) {
-	for _, c := range loadCases(t, "hyperparameters.split") {
-		in := c.input.(*pyjson.Object)
+	for _, c := range conformance.Cases(t, "hyperparameters.split") {
+		in := caseValue(t, c.Input).(*pyjson.Object)
 		d, _ := in.Get("dictionary")
 		keys, _ := in.Get("keys")
 		prefix, _ := in.Get("prefix")
@@ -128,11 +76,11 @@ func TestConformanceSplit(t *testing.T) {
 			p, _ := prefix.(string)
 			return contains(keyList, k) || (p != "" && strings.HasPrefix(k, p))
 		})
-		exp := c.expected.(*pyjson.Object)
+		exp := caseValue(t, c.Expected).(*pyjson.Object)
 		wantIncl, _ := exp.Get("included")
 		wantExcl, _ := exp.Get("excluded")
-		assert.Equal(t, pyjson.Dumps(wantIncl), pyjson.Dumps(incl.Object()), c.source)
-		assert.Equal(t, pyjson.Dumps(wantExcl), pyjson.Dumps(excl.Object()), c.source)
+		assert.Equal(t, pyjson.Dumps(wantIncl), pyjson.Dumps(incl.Object()), c.Source)
+		assert.Equal(t, pyjson.Dumps(wantExcl), pyjson.Dumps(excl.Object()), c.Source)
 	}
 }
 
@@ -147,16 +95,16 @@ func contains(l []string, s string) bool {
 
 func TestConformanceDecode(t *testing.T) {
 	n := 0
-	for _, c := range loadCases(t, "hyperparameters.decode") {
-		in := c.input.(*pyjson.Object)
-		exp := c.expected.(*pyjson.Object)
+	for _, c := range conformance.Cases(t, "hyperparameters.decode") {
+		in := caseValue(t, c.Input).(*pyjson.Object)
+		exp := caseValue(t, c.Expected).(*pyjson.Object)
 		if file, ok := in.Get("hyperparameters.json"); ok {
 			// The toolkit's read_hyperparameters(): read the file,
 			// decode each value.
 			s, err := ReadFile(writeHPFile(t, file.(*pyjson.Object)))
-			require.NoError(t, err, c.source)
-			assert.Equal(t, pyjson.Dumps(exp), pyjson.Dumps(s.Object()), c.source)
-			assert.Equal(t, file.(*pyjson.Object).Keys(), s.Keys(), "file order kept: %s", c.source)
+			require.NoError(t, err, c.Source)
+			assert.Equal(t, pyjson.Dumps(exp), pyjson.Dumps(s.Object()), c.Source)
+			assert.Equal(t, file.(*pyjson.Object).Keys(), s.Keys(), "file order kept: %s", c.Source)
 			n++
 			continue
 		}

@@ -1,15 +1,12 @@
 package hyperparams
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
-	"strings"
 	"testing"
 
+	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/pyjson"
-	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,7 +60,6 @@ var valueForms = []string{
 // TestArgsAgainstPython runs the toolkit's rules in python3 over generated
 // hyperparameters.json files and compares Args, the SM_HP_* values and SM_HPS.
 func TestArgsAgainstPython(t *testing.T) {
-	testenv.Need(t, "python3")
 	r := rand.New(rand.NewPCG(3, 4))
 	keys := []string{"", "a", "B", "lr", "batch-size", "batch_size", "é", "ß", "x.y", "Z9", "epochs", "_t"}
 	var docs []map[string]string
@@ -77,18 +73,11 @@ func TestArgsAgainstPython(t *testing.T) {
 	for i, f := range valueForms { // every form at least once
 		docs = append(docs, map[string]string{fmt.Sprint("k", i): f})
 	}
-	var in bytes.Buffer
-	for _, d := range docs {
-		in.WriteString(pyjson.Dumps(d) + "\n")
+	in := make([]string, len(docs))
+	for i, d := range docs {
+		in[i] = pyjson.Dumps(d)
 	}
-	cmd := exec.Command("python3", "-c", toolkitRules)
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, stderr.String())
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	require.Len(t, lines, len(docs))
+	lines := conformance.Python(t, toolkitRules, in)
 	for i, d := range docs {
 		s, err := Parse([]byte(pyjson.Dumps(d)))
 		require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/pyjson"
 	"github.com/sagemaker-go/training/resources"
 )
@@ -318,64 +319,51 @@ func ExampleConfig_Leader() {
 // the number of calls per host is compared. Skipping the wait in Studio
 // local mode, the third case, is the caller's.)
 func TestConformanceEntryPointDNS(t *testing.T) {
-	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
-	require.NoError(t, err)
-	var cases []struct {
-		Area     string          `json:"area"`
-		Input    json.RawMessage `json:"input"`
-		Expected json.RawMessage `json:"expected"`
-	}
-	require.NoError(t, json.Unmarshal(data, &cases))
 	n := 0
-	for _, c := range cases {
-		if c.Area != "entry_point.dns" {
-			continue
-		}
-		var ins []struct {
+	for i, c := range conformance.Cases(t, "entry_point.dns") {
+		var in struct {
 			Hosts   []string          `json:"hosts"`
 			Results []string          `json:"gethostbyname_results"`
 			Environ map[string]string `json:"environ"`
 		}
-		var exps []struct {
+		var exp struct {
 			Calls []string `json:"gethostbyname_calls"`
 		}
-		require.NoError(t, json.Unmarshal(c.Input, &ins))
-		require.NoError(t, json.Unmarshal(c.Expected, &exps))
-		for i, in := range ins {
-			if in.Environ != nil {
-				continue // SM_STUDIO_LOCAL_MODE: the caller skips WaitForHosts
-			}
-			// The toolkit's results are consumed in call order; per host, the
-			// calls of that host in the expected sequence take them in turn.
-			results := map[string][]string{}
-			for j, h := range exps[i].Calls {
-				r := "ok"
-				if j < len(in.Results) {
-					r = in.Results[j]
-				}
-				results[h] = append(results[h], r)
-			}
-			var mu sync.Mutex
-			got := map[string]int{}
-			resolve := func(ctx context.Context, h string) ([]string, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				k := got[h]
-				got[h]++
-				if k < len(results[h]) && results[h][k] != "ok" {
-					return nil, errors.New(results[h][k])
-				}
-				return []string{"10.0.0.1"}, nil
-			}
-			cfg := resources.Config{CurrentHost: in.Hosts[0], Hosts: in.Hosts}
-			require.NoError(t, cfg.WaitForHosts(context.Background(), resources.WithResolver(resolve), resources.WithBackoff(time.Millisecond, time.Millisecond)))
-			want := map[string]int{}
-			for _, h := range exps[i].Calls {
-				want[h]++
-			}
-			assert.Equal(t, want, got, "case %d", i)
-			n++
+		require.NoError(t, json.Unmarshal(c.Input, &in))
+		require.NoError(t, json.Unmarshal(c.Expected, &exp))
+		if in.Environ != nil {
+			continue // SM_STUDIO_LOCAL_MODE: the caller skips WaitForHosts
 		}
+		// The toolkit's results are consumed in call order; per host, the
+		// calls of that host in the expected sequence take them in turn.
+		results := map[string][]string{}
+		for j, h := range exp.Calls {
+			r := "ok"
+			if j < len(in.Results) {
+				r = in.Results[j]
+			}
+			results[h] = append(results[h], r)
+		}
+		var mu sync.Mutex
+		got := map[string]int{}
+		resolve := func(ctx context.Context, h string) ([]string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			k := got[h]
+			got[h]++
+			if k < len(results[h]) && results[h][k] != "ok" {
+				return nil, errors.New(results[h][k])
+			}
+			return []string{"10.0.0.1"}, nil
+		}
+		cfg := resources.Config{CurrentHost: in.Hosts[0], Hosts: in.Hosts}
+		require.NoError(t, cfg.WaitForHosts(context.Background(), resources.WithResolver(resolve), resources.WithBackoff(time.Millisecond, time.Millisecond)))
+		want := map[string]int{}
+		for _, h := range exp.Calls {
+			want[h]++
+		}
+		assert.Equal(t, want, got, "case %d", i)
+		n++
 	}
 	assert.Equal(t, 2, n)
 }

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"math"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -324,73 +323,19 @@ func TestUpper(t *testing.T) {
 	}
 }
 
-// decodeCase turns a value from the conformance file into the pyjson value
-// the Python test used: {"__bytes__": s} is a bytes value, which the toolkit
-// decodes as latin-1, i.e. the string s.
-func decodeCase(v any) any {
-	switch v := v.(type) {
-	case *Object:
-		if v.Len() == 1 && v.Keys()[0] == "__bytes__" {
-			s, _ := v.Get("__bytes__")
-			return s
-		}
-		o := NewObject()
-		for _, k := range v.Keys() {
-			e, _ := v.Get(k)
-			o.Set(k, decodeCase(e))
-		}
-		return o
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = decodeCase(e)
-		}
-		return out
-	}
-	return v
-}
-
-type confCase struct {
-	area     string
-	input    any
-	expected any
-}
-
-func loadCases(t *testing.T, area string) []confCase {
+// caseValue parses a conformance case's JSON as json.loads does.
+func caseValue(t *testing.T, raw []byte) any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "python-toolkit-cases.json"))
+	v, err := Parse(raw)
 	require.NoError(t, err)
-	all, err := Parse(data)
-	require.NoError(t, err)
-	var out []confCase
-	for _, c := range all.([]any) {
-		o := c.(*Object)
-		a, _ := o.Get("area")
-		if a != area {
-			continue
-		}
-		in, _ := o.Get("input")
-		exp, _ := o.Get("expected")
-		multi, _ := o.Get("multi")
-		if multi == true {
-			ins, exps := in.([]any), exp.([]any)
-			require.Equal(t, len(ins), len(exps))
-			for i := range ins {
-				out = append(out, confCase{area, ins[i], exps[i]})
-			}
-		} else {
-			out = append(out, confCase{area, in, exp})
-		}
-	}
-	require.NotEmpty(t, out, "no conformance cases for %s", area)
-	return out
+	return v
 }
 
 // TestConformanceEnvVarsFormat checks the toolkit's to_env_vars() rule:
 // "SM_" + key.upper() (an empty key stays empty) and EnvValue.
 func TestConformanceEnvVarsFormat(t *testing.T) {
-	for _, c := range loadCases(t, "env_vars.format") {
-		in := decodeCase(c.input).(*Object)
+	for _, c := range conformance.Cases(t, "env_vars.format") {
+		in := caseValue(t, c.Input).(*Object)
 		got := map[string]string{}
 		for _, k := range in.Keys() {
 			v, _ := in.Get(k)
@@ -401,12 +346,12 @@ func TestConformanceEnvVarsFormat(t *testing.T) {
 			got[name] = EnvValue(v)
 		}
 		want := map[string]string{}
-		exp := c.expected.(*Object)
+		exp := caseValue(t, c.Expected).(*Object)
 		for _, k := range exp.Keys() {
 			v, _ := exp.Get(k)
 			want[k] = v.(string)
 		}
-		assert.Equal(t, want, got, "input %s", Dumps(c.input))
+		assert.Equal(t, want, got, "input %s", c.Input)
 	}
 }
 
@@ -415,14 +360,14 @@ func TestConformanceEnvVarsFormat(t *testing.T) {
 // line and the env rule for SM_HP_*.
 func TestConformanceDecodeDerived(t *testing.T) {
 	n := 0
-	for _, c := range loadCases(t, "hyperparameters.decode") {
-		exp := c.expected.(*Object)
+	for _, c := range conformance.Cases(t, "hyperparameters.decode") {
+		exp := caseValue(t, c.Expected).(*Object)
 		cli, ok := exp.Get("cli_value")
 		if !ok {
 			continue
 		}
 		envv, _ := exp.Get("SM_HP_value")
-		in := c.input.(*Object)
+		in := caseValue(t, c.Input).(*Object)
 		for _, k := range in.Keys() {
 			raw, _ := in.Get(k)
 			v, err := Parse([]byte(raw.(string)))
