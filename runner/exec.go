@@ -91,7 +91,7 @@ type ExitError struct {
 	Argv   []string // the command as run
 	Code   int      // exit status, 128+signal when killed by a signal
 	Signal syscall.Signal
-	Killed bool   // killed by Exec with SIGKILL after the grace period
+	Killed bool   // killed by Exec with SIGKILL after a stop request
 	Stderr string // the last lines of its stderr
 }
 
@@ -112,7 +112,7 @@ func (e *ExitError) FailureReason() string {
 	extra := ""
 	switch {
 	case e.Killed:
-		extra = "killed by SIGKILL after the grace period that followed SIGTERM"
+		extra = "killed by SIGKILL after a stop request: the grace period ran out, or a second signal came"
 	case e.Signal == syscall.SIGKILL || e.Code == 137:
 		extra = "OutOfMemory: Process killed by SIGKILL (signal 9)"
 	case e.Signal != 0:

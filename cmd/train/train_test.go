@@ -204,7 +204,7 @@ func TestTrainKillsAfterGracePeriod(t *testing.T) {
 	assert.Less(t, took, 10*time.Second)
 	reason := readFile(t, filepath.Join(base, "output", "failure"))
 	assert.True(t, strings.HasPrefix(reason, "ExecuteUserScriptError:\nExitCode 137\n"), "%q", reason)
-	assert.Contains(t, reason, "ExtraInfo \"killed by SIGKILL after the grace period that followed SIGTERM\"")
+	assert.Contains(t, reason, "ExtraInfo \"killed by SIGKILL after a stop request: the grace period ran out, or a second signal came\"")
 }
 
 // procState returns the state letter of pid from /proc, "" when gone.
@@ -556,4 +556,27 @@ echo done > "$SM_MODEL_DIR/done"
 	_, err = fmt.Sscanf(readFile(t, filepath.Join(base, "model", "sigign")), "SigIgn: %x", &mask)
 	require.NoError(t, err)
 	assert.Zero(t, mask&(1<<(uint(syscall.SIGPIPE)-1)), "the program does not inherit an ignored SIGPIPE")
+}
+
+func TestTrainSecondSignalKillsAtOnce(t *testing.T) {
+	base := tree(t, nil, map[string]string{"run.sh": "trap 'echo got-term' TERM\necho ready\nwhile :; do sleep 1; done\n"})
+	cmd := command(base, "run.sh", "SMTRAIN_GRACE_PERIOD=10m")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "ready" {
+	}
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	for sc.Scan() && sc.Text() != "got-term" {
+	}
+	require.Equal(t, "got-term", sc.Text(), "SIGTERM reached the program")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	go io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	assert.Equal(t, 137, exitCode(t, err))
+	assert.Less(t, time.Since(start), time.Minute, "no 10-minute grace period after a second signal")
+	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "ExitCode 137")
 }
