@@ -13,6 +13,10 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sagemaker-go/training/channels"
+	"github.com/sagemaker-go/training/hyperparams"
+	"github.com/sagemaker-go/training/metrics"
 )
 
 // DefaultMaxRuntime is StoppingCondition.MaxRuntimeInSeconds when the request
@@ -22,13 +26,13 @@ const DefaultMaxRuntime = 86400
 // Limits of the CreateTrainingJob API that Validate checks.
 const (
 	MaxHyperParameters   = 100
-	MaxHyperParamKey     = 256
-	MaxHyperParamValue   = 2500
+	MaxHyperParamKey     = hyperparams.MaxKeyLen
+	MaxHyperParamValue   = hyperparams.MaxValueLen
 	MaxEnvironment       = 100
 	MaxEnvKey            = 512
 	MaxEnvValue          = 512
 	MaxChannels          = 20
-	MaxMetricDefinitions = 40
+	MaxMetricDefinitions = metrics.MaxMetrics
 	MaxInstanceGroups    = 5
 	MaxTags              = 50
 	MaxS3Uri             = 1024
@@ -40,7 +44,7 @@ const (
 
 var (
 	jobNameRE     = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
-	channelNameRE = regexp.MustCompile(`^[A-Za-z0-9.\-_]{1,64}$`)
+	channelNameRE = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9.\-_]{1,%d}$`, channels.MaxNameLen))
 	envKeyRE      = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 	s3UriRE       = regexp.MustCompile(`^(https|s3)://([^/]+)/?(.*)$`)
 	roleArnRE     = regexp.MustCompile(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
@@ -227,14 +231,14 @@ func (s Spec) validateAlgorithm(p *problems, local bool) {
 	seen := map[string]bool{}
 	for i, m := range a.MetricDefinitions {
 		f := fmt.Sprintf("AlgorithmSpecification.MetricDefinitions[%d]", i)
-		if n := utf8.RuneCountInString(m.Name); n < 1 || n > 255 {
-			p.add(f+".Name", "want 1-255 characters, got %d", n)
+		if n := utf8.RuneCountInString(m.Name); n < 1 || n > metrics.MaxNameLen {
+			p.add(f+".Name", "want 1-%d characters, got %d", metrics.MaxNameLen, n)
 		} else if seen[m.Name] {
 			p.add(f+".Name", "duplicate metric %q", m.Name)
 		}
 		seen[m.Name] = true
-		if n := utf8.RuneCountInString(m.Regex); n < 1 || n > 500 {
-			p.add(f+".Regex", "want 1-500 characters, got %d", n)
+		if n := utf8.RuneCountInString(m.Regex); n < 1 || n > metrics.MaxRegexLen {
+			p.add(f+".Regex", "want 1-%d characters, got %d", metrics.MaxRegexLen, n)
 		} else if re, err := regexp.Compile(m.Regex); err != nil {
 			p.add(f+".Regex", "does not compile: %v", err)
 		} else if re.NumSubexp() < 1 {
@@ -375,14 +379,14 @@ func (s Spec) validateChannels(p *problems, local bool, groups groupInfo) {
 	for i, c := range s.InputDataConfig {
 		f := fmt.Sprintf("InputDataConfig[%d]", i)
 		if !channelNameRE.MatchString(c.ChannelName) {
-			p.add(f+".ChannelName", "want 1-64 characters of [A-Za-z0-9._-], got %q", c.ChannelName)
+			p.add(f+".ChannelName", "want 1-%d characters of [A-Za-z0-9._-], got %q", channels.MaxNameLen, c.ChannelName)
 		} else if seen[c.ChannelName] {
 			p.add(f+".ChannelName", "duplicate channel %q", c.ChannelName)
 		}
 		seen[c.ChannelName] = true
 		f = fmt.Sprintf("InputDataConfig[%d] (%s)", i, c.ChannelName)
-		if len(c.ContentType) > 256 {
-			p.add(f+".ContentType", "want at most 256 characters, got %d", len(c.ContentType))
+		if len(c.ContentType) > channels.MaxContentTypeLen {
+			p.add(f+".ContentType", "want at most %d characters, got %d", channels.MaxContentTypeLen, len(c.ContentType))
 		}
 		validateMode(p, f+".InputMode", c.InputMode)
 		mode := s.EffectiveInputMode(c)
