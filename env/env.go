@@ -36,6 +36,7 @@ import (
 
 	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/hyperparams"
+	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/pyjson"
 	"github.com/sagemaker-go/training/resources"
 )
@@ -359,40 +360,17 @@ func ParseCheckpointConfig(data []byte) (string, error) {
 
 // WriteCheckpointConfig writes checkpointconfig.json at path (atomically)
 // with LocalPath set to localPath, as SageMaker writes it when the job has a
-// CheckpointConfig.
+// CheckpointConfig. The directory is created when missing.
 func WriteCheckpointConfig(path, localPath string) error {
 	if !filepath.IsAbs(localPath) {
 		return fmt.Errorf("%s: %q: want an absolute path, got %q", CheckpointConfigFile, checkpointLocalKey, localPath)
 	}
 	o := pyjson.NewObject()
 	o.Set(checkpointLocalKey, localPath)
-	return writeAtomic(path, []byte(pyjson.Dumps(o)))
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, []byte(pyjson.Dumps(o)), 0o644)
 }
 
 // Args returns exactly what the Python toolkit's to_cmd_args() gives.

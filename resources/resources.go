@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/pyjson"
 )
 
@@ -289,35 +290,13 @@ func groupObject(g InstanceGroup) *pyjson.Object {
 }
 
 // WriteFile writes c as resourceconfig.json (atomically: a temporary file in
-// the same directory, renamed over path). See Marshal for the content.
+// the same directory, renamed over path), creating the directory when
+// missing. See Marshal for the content.
 func WriteFile(path string, c Config) error {
-	return writeAtomic(path, c.Marshal())
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, c.Marshal(), 0o644)
 }
 
 // Rank is the index of the current host in Hosts (-1 when it is not there,

@@ -1,0 +1,42 @@
+package atomicfile_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/atomicfile"
+)
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.json")
+	require.NoError(t, atomicfile.Write(path, []byte("one"), 0o644))
+	require.NoError(t, atomicfile.Write(path, []byte("two"), 0o600))
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "two", string(data))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// A failed rename (a directory is in the way) leaves it alone and no
+	// temporary file behind.
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.MkdirAll(filepath.Join(sub, "x"), 0o755))
+	err = atomicfile.Write(sub, []byte("x"), 0o644)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "write "+sub+": ")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "a.json and sub only")
+
+	// A missing directory: an error naming the path, nothing created.
+	missing := filepath.Join(dir, "nope", "a.json")
+	err = atomicfile.Write(missing, []byte("x"), 0o644)
+	assert.ErrorContains(t, err, missing)
+	assert.NoDirExists(t, filepath.Join(dir, "nope"))
+}
