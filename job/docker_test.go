@@ -64,7 +64,7 @@ func TestLocalContainers(t *testing.T) {
 			s.ResourceConfig.InstanceCount = hosts
 			s.HyperParameters = map[string]string{"epochs": "3"}
 			s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "FastFile")}
-			s.AlgorithmSpecification.MetricDefinitions = []MetricDefinition{{Name: "train:loss", Regex: `#metric train:loss=([^;]+);`}}
+			s.AlgorithmSpecification.MetricDefinitions = metricDefs(t, "train:loss")
 			res, out := runJob(t, s)
 			require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
 			assert.Len(t, res.ExitCodes, hosts)

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/channels/recordio"
+	"github.com/sagemaker-go/training/metrics"
 	"github.com/sagemaker-go/training/resources"
 )
 
@@ -94,6 +94,18 @@ func localSpec(t testing.TB, name string, program ...string) Spec {
 		StoppingCondition: StoppingCondition{MaxRuntimeInSeconds: 120},
 		Program:           program,
 	}
+}
+
+// metricDefs are the MetricDefinitions the metrics package gives for names.
+func metricDefs(t testing.TB, names ...string) []MetricDefinition {
+	t.Helper()
+	defs, err := metrics.Definitions(names...)
+	require.NoError(t, err)
+	out := make([]MetricDefinition, len(defs))
+	for i, d := range defs {
+		out[i] = MetricDefinition(d)
+	}
+	return out
 }
 
 func channel(name, uri, mode string) Channel {
@@ -210,10 +222,7 @@ func TestLocalLinearOneHost(t *testing.T) {
 	s := localSpec(t, "linear-one", bin)
 	s.HyperParameters = map[string]string{"epochs": "5", "learning_rate": "0.1"}
 	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train/", ""), channel("validation", "file://"+data+"/validation", "")}
-	s.AlgorithmSpecification.MetricDefinitions = []MetricDefinition{
-		{Name: "train:loss", Regex: `#metric train:loss=([-+0-9.eE]+|NaN|[-+]?Inf);`},
-		{Name: "validation:loss", Regex: `#metric validation:loss=([-+0-9.eE]+|NaN|[-+]?Inf);`},
-	}
+	s.AlgorithmSpecification.MetricDefinitions = metricDefs(t, "train:loss", "validation:loss")
 	res, out := runJob(t, s)
 	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
 	assert.Equal(t, SecondaryCompleted, res.SecondaryStatus)
@@ -505,12 +514,13 @@ func TestLocalResumeFromCheckpoints(t *testing.T) {
 	s.HyperParameters = map[string]string{"epochs": "6"}
 	res, out = runJob(t, s)
 	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
-	steps := regexp.MustCompile(`train:loss=[^;]*; step=(\d+);`).FindAllStringSubmatch(out, -1)
-	var got []string
-	for _, m := range steps {
-		got = append(got, m[1])
+	var got []int
+	for _, line := range strings.Split(out, "\n") {
+		if m, ok := metrics.ParseLine(line); ok && m.Name == "train:loss" {
+			got = append(got, m.Step)
+		}
 	}
-	assert.Equal(t, []string{"4", "5", "6"}, got, "the second run continues after epoch 3")
+	assert.Equal(t, []int{4, 5, 6}, got, "the second run continues after epoch 3")
 	// The example keeps its last 3 checkpoints; the deletions reach the
 	// checkpoint URI too.
 	second, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-*"))
