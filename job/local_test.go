@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -470,12 +471,17 @@ func TestLocalSIGKILLAfterGrace(t *testing.T) {
 
 func TestLocalFailingHostStopsTheOthers(t *testing.T) {
 	tmp := isolate(t)
+	// algo-2 fails only once algo-1 has set its SIGTERM handler and said
+	// so through a FIFO.
+	ready := filepath.Join(t.TempDir(), "ready")
+	require.NoError(t, syscall.Mkfifo(ready, 0o600))
 	prog := `case "$SAGEMAKER_BASE_DIR" in
-*/algo-2) sleep 0.2; printf 'ValueError: bad row 7\n' > "$SAGEMAKER_BASE_DIR/output/failure"; exit 3;;
-*) trap 'echo got SIGTERM; exit 0' TERM; while :; do sleep 0.05; done;;
+*/algo-2) read r < "$READY"; printf 'ValueError: bad row 7\n' > "$SAGEMAKER_BASE_DIR/output/failure"; exit 3;;
+*) trap 'echo got SIGTERM; exit 0' TERM; echo ready > "$READY"; while :; do sleep 0.05; done;;
 esac`
 	s := localSpec(t, "one-fails", "sh", "-c", prog)
 	s.ResourceConfig.InstanceCount = 2
+	s.Environment = map[string]string{"READY": ready}
 	start := time.Now()
 	res, out := runJob(t, s, WithGracePeriod(time.Minute))
 	assert.Less(t, time.Since(start), 20*time.Second, "the other host was stopped at once, not after the grace period")
@@ -599,7 +605,7 @@ func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
 
 func TestLocalContextCancelStops(t *testing.T) {
 	tmp := isolate(t)
-	s := localSpec(t, "cancelled", "sh", "-c", `echo ready; trap 'exit 0' TERM; while :; do sleep 0.05; done`)
+	s := localSpec(t, "cancelled", "sh", "-c", `trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done`)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWaiter{want: "[algo-1] ready", hit: make(chan struct{})}
 	go func() { <-out.hit; cancel() }()
@@ -607,6 +613,7 @@ func TestLocalContextCancelStops(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
 	assert.Equal(t, SecondaryStopped, res.SecondaryStatus)
+	assert.Equal(t, 0, res.ExitCodes["algo-1"], "the program handled SIGTERM")
 	assertClean(t, tmp, "", res)
 }
 
@@ -769,14 +776,15 @@ func TestLocalForceStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	force := make(chan struct{})
 	out := &lineWaiter{want: "[algo-1] ready", hit: make(chan struct{})}
+	progress := &lineWaiter{want: "Stopping Stop requested", hit: make(chan struct{})}
 	go func() {
 		<-out.hit
 		cancel() // SIGTERM, ignored by the program
-		time.Sleep(200 * time.Millisecond)
+		<-progress.hit
 		close(force) // SIGKILL now, not after the minute of grace
 	}()
 	start := time.Now()
-	res, err := RunLocal(ctx, s, WithOutput(out), WithProgress(nil), WithGracePeriod(time.Minute), WithForceStop(force))
+	res, err := RunLocal(ctx, s, WithOutput(out), WithProgress(progress), WithGracePeriod(time.Minute), WithForceStop(force))
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 20*time.Second)
 	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
