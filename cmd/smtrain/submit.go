@@ -199,6 +199,9 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 	name, err := c.Submit(ctx, spec, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtrain submit: %s: %v\n", *file, err)
+		if _, bad := errors.AsType[*sagemaker.InvalidSpecError](err); bad {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	fmt.Fprintln(stdout, name)

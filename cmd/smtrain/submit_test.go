@@ -232,8 +232,8 @@ func TestSubmitBadInput(t *testing.T) {
 	}{
 		{"no job file", []string{"submit"}, nil, exitUsage, []string{"usage: smtrain submit -f JOB.json"}},
 		{"missing file", []string{"submit", "-f", filepath.Join(dir, "nope.json")}, nil, exitUsage, []string{"nope.json"}},
-		{"missing role", []string{"submit", "-f", noRole}, nil, exitFailed, []string{"norole.json", "RoleArn: set it in the job file"}},
-		{"file channel without bucket", []string{"submit", "-f", noBucket}, nil, exitFailed, []string{"--upload-prefix s3://BUCKET/PREFIX"}},
+		{"missing role", []string{"submit", "-f", noRole}, nil, exitUsage, []string{"norole.json", "RoleArn: set it in the job file"}},
+		{"file channel without bucket", []string{"submit", "-f", noBucket}, nil, exitUsage, []string{"--upload-prefix s3://BUCKET/PREFIX"}},
 		{"missing region", []string{"submit", "-f", linearJobFile(t)}, map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, exitUsage, []string{"set AWS_REGION"}},
 		{"missing credentials", []string{"submit", "-f", linearJobFile(t)}, map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, exitUsage,
 			[]string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID"}},

@@ -40,7 +40,8 @@ func WithClock(now func() time.Time) SubmitOption { return func(o *submitOptions
 
 // Submit checks spec, uploads its file:// channels, and creates the training
 // job. It returns the job name (generated when the spec has none, or from
-// WithBaseName). Nothing is sent when the spec is invalid.
+// WithBaseName). Nothing is sent when the spec is invalid: the error is then
+// an *InvalidSpecError listing every problem.
 func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption) (string, error) {
 	o := submitOptions{now: time.Now}
 	for _, f := range opts {
@@ -56,7 +57,7 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	// the first call.
 	planned, err := UploadURIs(spec, o.uploadPrefix)
 	if err := errors.Join(Check(planned), err); err != nil {
-		return "", err
+		return "", &InvalidSpecError{err}
 	}
 	spec, err = c.UploadChannels(ctx, spec, o.uploadPrefix)
 	if err != nil {
@@ -71,6 +72,13 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	}
 	return spec.TrainingJobName, nil
 }
+
+// InvalidSpecError is returned by Submit for a spec that cannot be sent;
+// nothing was uploaded or created.
+type InvalidSpecError struct{ Err error }
+
+func (e *InvalidSpecError) Error() string { return e.Err.Error() }
+func (e *InvalidSpecError) Unwrap() error { return e.Err }
 
 // Describe returns the job's current state.
 func (c *Client) Describe(ctx context.Context, name string) (job.Result, error) {

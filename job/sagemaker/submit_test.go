@@ -194,7 +194,8 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 			s := good()
 			tc.edit(&s)
 			_, err := c.Submit(context.Background(), s)
-			require.Error(t, err)
+			var invalid *sagemaker.InvalidSpecError
+			require.ErrorAs(t, err, &invalid)
 			for _, w := range tc.wants {
 				assert.Contains(t, err.Error(), w)
 			}
