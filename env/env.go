@@ -27,6 +27,7 @@
 package env
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -118,7 +119,10 @@ type Env struct {
 	// toolkit's is_modelparallel_enabled.
 	MPParameters *string
 
-	inputDataConfig any // inputdataconfig.json as a pyjson value, exported verbatim
+	// inputDataConfig is inputdataconfig.json as read, for
+	// SM_INPUT_DATA_CONFIG; channels.Parse has checked it, and it is decoded
+	// again only when the variables are asked for.
+	inputDataConfig []byte
 }
 
 // Files holds the content of the config files under input/config; a nil
@@ -183,7 +187,10 @@ func LoadDir(base string) (Env, error) {
 // and Neuron cores. Nothing is read from base itself. An absent
 // resourceconfig.json (nil) is an error; absent hyperparameters.json and
 // inputdataconfig.json count as empty objects.
-func New(base string, f Files) (Env, error) { return newEnv(base, f, "") }
+func New(base string, f Files) (Env, error) {
+	f.InputDataConfig = bytes.Clone(f.InputDataConfig) // kept; the caller may reuse its buffer
+	return newEnv(base, f, "")
+}
 
 // newEnv is New; rcPath, when known, is named if resourceconfig.json is
 // missing.
@@ -202,16 +209,12 @@ func newEnv(base string, f Files, rcPath string) (Env, error) {
 	}
 	e.Hyperparameters, e.Framework = all.Split()
 
-	e.inputDataConfig = pyjson.NewObject()
 	e.Channels = channels.Set{}
 	if f.InputDataConfig != nil {
-		s, err := channels.Parse(f.InputDataConfig, e.Paths.InputData)
-		if err != nil {
+		if s, err := channels.Parse(f.InputDataConfig, e.Paths.InputData); err != nil {
 			errs = append(errs, err)
-		} else if raw, err := pyjson.Parse(f.InputDataConfig); err != nil {
-			errs = append(errs, fmt.Errorf("%s: invalid JSON: %w", channels.FileName, err))
 		} else {
-			e.Channels, e.inputDataConfig = s, raw
+			e.Channels, e.inputDataConfig = s, f.InputDataConfig
 		}
 	}
 

@@ -88,11 +88,14 @@ func sortChanDirs(s []chanDir) {
 	}
 }
 
-// InputDataConfig returns inputdataconfig.json as the pyjson value that was
-// read (or, for an Env not built by New, as the channels would be written).
+// InputDataConfig returns inputdataconfig.json as a pyjson value, decoded
+// from the file that was read; for an Env not built by New, or a file
+// nested too deeply for json.loads, the channels as they would be written.
 func (e Env) InputDataConfig() any {
 	if e.inputDataConfig != nil {
-		return e.inputDataConfig
+		if v, err := pyjson.Parse(e.inputDataConfig); err == nil {
+			return v
+		}
 	}
 	if len(e.Channels) > 0 {
 		if data, err := e.Channels.Marshal(); err == nil {
