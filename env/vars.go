@@ -222,60 +222,47 @@ func (e Env) hosts() []string {
 	return e.Resources.Hosts
 }
 
+// envNames are the names of the toolkit's to_env_vars() base variables
+// (before "SM_" and upper-casing) that hold the SM_TRAINING_ENV property of
+// the same name.
+var envNames = []string{
+	"hosts", "network_interface_name", "user_entry_point", "resource_config",
+	"input_data_config", "output_data_dir", "current_host", "current_instance_type",
+	"current_instance_group", "current_instance_group_hosts", "instance_groups",
+	"instance_groups_dict", "distribution_instance_groups", "is_hetero", "module_name",
+	"log_level", "framework_module", "input_dir", "input_config_dir", "output_dir",
+	"num_cpus", "num_gpus", "num_neurons", "model_dir", "module_dir", "output_intermediate_dir",
+}
+
 // Vars returns exactly what the Python toolkit's to_env_vars() gives: the
 // 31 base variables, SM_TOPOLOGY when the topology is not empty,
 // SM_CHANNEL_<NAME> for each channel and SM_HP_<NAME> for each user
 // hyperparameter. Names are upper-cased without replacing any character;
 // when two give the same name the later one (in file order) wins.
 func (e Env) Vars() map[string]string {
-	o := pyjson.NewObject()
-	set := func(k string, v any) { o.Set(k, v) }
-	args := e.Args()
-	if args == nil {
-		args = []string{}
+	te := e.TrainingEnv() // most variables are properties of SM_TRAINING_ENV
+	vars := make(map[string]string, len(envNames)+6+len(e.Channels)+e.Hyperparameters.Len())
+	for _, k := range envNames {
+		vars[FormatKey(k)] = pyjson.EnvValue(te[k])
 	}
+	vars["SM_HPS"] = pyjson.Dumps(te["hyperparameters"])
+	vars["SM_FRAMEWORK_PARAMS"] = pyjson.Dumps(te["additional_framework_parameters"])
+	vars["SM_TRAINING_ENV"] = pyjson.Dumps(te)
 	names := e.Channels.Names()
 	if names == nil {
 		names = []string{}
 	}
-	set("hosts", e.hosts())
-	set("network_interface_name", e.Resources.NetworkInterfaceName)
-	set("hps", e.Hyperparameters.Object())
-	set("user_entry_point", orNil(e.EntryPoint))
-	set("framework_params", e.FrameworkParams())
-	set("resource_config", e.ResourceConfig())
-	set("input_data_config", e.InputDataConfig())
-	set("output_data_dir", e.Paths.OutputData)
-	set("channels", names)
-	set("current_host", e.Resources.CurrentHost)
-	set("current_instance_type", e.Resources.CurrentInstanceType)
-	set("current_instance_group", e.Resources.CurrentGroupName)
-	set("current_instance_group_hosts", e.currentGroupHosts())
-	set("instance_groups", e.Resources.GroupNames())
-	set("instance_groups_dict", e.Resources.GroupsDict())
-	set("distribution_instance_groups", e.distributionGroupsValue())
-	set("is_hetero", e.Resources.IsHetero())
-	set("module_name", e.ModuleName())
-	set("log_level", e.logLevelValue())
-	set("framework_module", orNil(e.FrameworkModule))
-	set("input_dir", e.Paths.Input)
-	set("input_config_dir", e.Paths.InputConfig)
-	set("output_dir", e.Paths.Output)
-	set("num_cpus", e.NumCPUs)
-	set("num_gpus", e.NumGPUs)
-	set("num_neurons", e.NumNeurons)
-	set("model_dir", e.Paths.Model)
-	set("module_dir", e.ModuleDir)
-	set("training_env", e.TrainingEnv())
-	set("user_args", args)
-	set("output_intermediate_dir", e.Paths.Intermediate)
-	if len(e.Resources.Topology) > 0 {
-		set("topology", e.Resources.Topology)
+	vars["SM_CHANNELS"] = pyjson.Dumps(names)
+	args := e.Args()
+	if args == nil {
+		args = []string{}
 	}
-	vars := ToEnvVars(o)
-	// Channels and hyperparameters go straight into the map in file order,
-	// so that the later of two colliding names wins (a pyjson.Object would
-	// keep the first key's place).
+	vars["SM_USER_ARGS"] = pyjson.Dumps(args)
+	if len(e.Resources.Topology) > 0 {
+		vars["SM_TOPOLOGY"] = pyjson.Dumps(e.Resources.Topology)
+	}
+	// Channels and hyperparameters in file order, so that the later of two
+	// colliding names wins.
 	for _, c := range e.orderedChannels() {
 		vars[FormatKey("channel_"+c.name)] = c.dir
 	}
