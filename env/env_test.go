@@ -361,3 +361,21 @@ func ExampleLoadDir() {
 	// 1 algo-1 [--epochs 10 --optimizer adam]
 	// {"epochs":10,"optimizer":"adam"} ["algo-1","algo-2"] adam
 }
+
+// TestInputDataConfigKeptAsRead checks SM_INPUT_DATA_CONFIG: the file as read
+// (unknown keys kept), or the channels as written when json.loads could not
+// decode the file (nesting beyond its limit, which encoding/json accepts).
+func TestInputDataConfigKeptAsRead(t *testing.T) {
+	unsetToolkitVars(t)
+	buf := []byte(`{"train": {"TrainingInputMode": "File", "S3DataSource": {"S3Uri": "s3://b/k"}}}`)
+	e, err := env.New("/opt/ml", env.Files{InputDataConfig: buf, ResourceConfig: []byte(minimalRC)})
+	require.NoError(t, err)
+	copy(buf, "[1]    ") // New keeps its own copy
+	assert.Equal(t, `{"train":{"S3DataSource":{"S3Uri":"s3://b/k"},"TrainingInputMode":"File"}}`, e.Vars()["SM_INPUT_DATA_CONFIG"])
+
+	deep := strings.Repeat("[", 1001) + strings.Repeat("]", 1001)
+	idc := `{"train": {"TrainingInputMode": "Pipe", "Extra": ` + deep + `}}`
+	e, err = env.New("/opt/ml", env.Files{InputDataConfig: []byte(idc), ResourceConfig: []byte(minimalRC)})
+	require.NoError(t, err)
+	assert.Equal(t, `{"train":{"RecordWrapperType":"None","S3DistributionType":"FullyReplicated","TrainingInputMode":"Pipe"}}`, e.Vars()["SM_INPUT_DATA_CONFIG"])
+}
