@@ -220,7 +220,7 @@ func ReportTo(w io.Writer) WaitOption {
 
 // StopOnCancel makes Wait, when its context is cancelled, send
 // StopTrainingJob and wait (up to timeout, default 10 min) for the job to
-// stop before returning.
+// stop before returning (0 means the default).
 func StopOnCancel(timeout time.Duration) WaitOption {
 	return func(o *waitOptions) { o.stopOnCancel, o.stopTimeout = true, timeout }
 }
@@ -254,8 +254,14 @@ func (c *Client) Wait(ctx context.Context, name string, opts ...WaitOption) (job
 	for _, f := range opts {
 		f(&o)
 	}
+	if o.poll <= 0 {
+		o.poll = 5 * time.Second
+	}
 	if o.maxPoll < o.poll {
 		o.maxPoll = o.poll
+	}
+	if o.stopTimeout <= 0 {
+		o.stopTimeout = 10 * time.Minute
 	}
 	var tail *Tailer
 	if o.logs != nil {

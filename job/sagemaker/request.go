@@ -2,6 +2,10 @@ package sagemaker
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,13 +48,30 @@ func ToCreateInput(spec job.Spec) (*sm.CreateTrainingJobInput, error) {
 }
 
 // Check reports every way spec breaks the CreateTrainingJob limits or cannot
-// be sent: job.Spec.Validate, plus what to set when RoleArn is missing.
+// be sent: job.Spec.Validate, plus what to set when RoleArn is missing, and
+// counts that do not fit the API's 32-bit integers.
 func Check(spec job.Spec) error {
-	err := spec.WithDefaults().Validate()
+	errs := []error{spec.WithDefaults().Validate()}
 	if spec.RoleArn == "" {
-		err = errors.Join(err, ErrNoRole)
+		errs = append(errs, ErrNoRole)
 	}
-	return err
+	ints := map[string]int{
+		"ResourceConfig.InstanceCount":              spec.ResourceConfig.InstanceCount,
+		"ResourceConfig.VolumeSizeInGB":             spec.ResourceConfig.VolumeSizeInGB,
+		"StoppingCondition.MaxWaitTimeInSeconds":    spec.StoppingCondition.MaxWaitTimeInSeconds,
+		"ResourceConfig.KeepAlivePeriodInSeconds":   spec.ResourceConfig.KeepAlivePeriodInSeconds,
+		"StoppingCondition.MaxPendingTimeInSeconds": spec.StoppingCondition.MaxPendingTimeInSeconds,
+		"StoppingCondition.MaxRuntimeInSeconds":     spec.StoppingCondition.MaxRuntimeInSeconds,
+	}
+	for i, g := range spec.ResourceConfig.InstanceGroups {
+		ints[fmt.Sprintf("ResourceConfig.InstanceGroups[%d].InstanceCount", i)] = g.InstanceCount
+	}
+	for _, k := range slices.Sorted(maps.Keys(ints)) {
+		if v := ints[k]; v > math.MaxInt32 || v < math.MinInt32 {
+			errs = append(errs, fmt.Errorf("%s: want at most %d, got %d", k, math.MaxInt32, v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func toInput(s job.Spec) *sm.CreateTrainingJobInput {

@@ -184,6 +184,8 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 			s.RetryStrategy = &job.RetryStrategy{MaximumRetryAttempts: 31}
 		}, []string{`HyperParameters["x"]: want at most 2500`, `key "1BAD"`, `InputMode: want File, Pipe or FastFile, got "Stream"`,
 			`InstanceType: want an ml.*`, "MaxWaitTimeInSeconds: only allowed with EnableManagedSpotTraining", "MaximumRetryAttempts: want 1-30"}},
+		{"count beyond 32 bits", func(s *job.Spec) { s.ResourceConfig.VolumeSizeInGB = 1 << 40 },
+			[]string{"ResourceConfig.VolumeSizeInGB: want at most 2147483647, got 1099511627776"}},
 		{"spot without max wait", func(s *job.Spec) { s.EnableManagedSpotTraining = true }, []string{"MaxWaitTimeInSeconds: managed spot training needs it"}},
 		{"duplicate channel", func(s *job.Spec) { s.InputDataConfig = append(s.InputDataConfig, s.InputDataConfig[0]) },
 			[]string{`duplicate channel "train"`}},
