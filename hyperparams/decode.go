@@ -324,8 +324,9 @@ func toBigInt(v value) (*big.Int, string) {
 			return n, ""
 		}
 	case string:
-		s := strings.TrimSpace(d)
-		if n, ok := new(big.Int).SetString(strings.TrimPrefix(s, "+"), 10); ok && s != "" && s[0] != '_' {
+		// An optional sign and decimal digits ("+8080", "01"): what
+		// json.loads left as text.
+		if n, ok := new(big.Int).SetString(strings.TrimSpace(d), 10); ok {
 			return n, ""
 		}
 	}
