@@ -63,7 +63,7 @@ func (s Set) Decode(dst any, opts ...DecodeOption) error {
 	fields, errs := structFields(root.Type(), nil, "")
 	taken := map[string]bool{}
 	for _, f := range fields {
-		if prev, dup := taken[f.name]; dup && prev {
+		if taken[f.name] {
 			errs = append(errs, &Error{Key: f.name, Field: f.goName, Msg: "more than one field takes this hyperparameter"})
 			continue
 		}

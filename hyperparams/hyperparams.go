@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -137,14 +138,8 @@ func parse(data []byte, file string) (Set, error) {
 	var errs []error
 	for _, k := range s.keys {
 		raw, _ := o.Get(k)
-		if n := utf8.RuneCountInString(k); n > MaxKeyLen {
-			errs = append(errs, &Error{File: file, Key: k, Msg: fmt.Sprintf("name is %d characters long, SageMaker allows at most %d", n, MaxKeyLen)})
-		}
-		if str, ok := raw.(string); ok {
-			if n := utf8.RuneCountInString(str); n > MaxValueLen {
-				errs = append(errs, &Error{File: file, Key: k, Msg: fmt.Sprintf("value is %d characters long, SageMaker allows at most %d", n, MaxValueLen)})
-			}
-		}
+		str, _ := raw.(string) // SageMaker's limit is on string values
+		errs = append(errs, limitErrors(file, k, str)...)
 		s.vals[k] = value{raw: raw, decoded: decodeValue(raw)}
 	}
 	if len(errs) > 0 {
@@ -199,13 +194,8 @@ func ReadFile(path string) (Set, error) {
 // SageMaker allows are refused, as Parse would refuse them.
 func WriteFile(path string, hps map[string]string) error {
 	var errs []error
-	for _, k := range sortedKeys(hps) {
-		if n := utf8.RuneCountInString(k); n > MaxKeyLen {
-			errs = append(errs, &Error{File: path, Key: k, Msg: fmt.Sprintf("name is %d characters long, SageMaker allows at most %d", n, MaxKeyLen)})
-		}
-		if n := utf8.RuneCountInString(hps[k]); n > MaxValueLen {
-			errs = append(errs, &Error{File: path, Key: k, Msg: fmt.Sprintf("value is %d characters long, SageMaker allows at most %d", n, MaxValueLen)})
-		}
+	for _, k := range slices.Sorted(maps.Keys(hps)) {
+		errs = append(errs, limitErrors(path, k, hps[k])...)
 		if !utf8.ValidString(k) || !utf8.ValidString(hps[k]) {
 			errs = append(errs, &Error{File: path, Key: k, Msg: "not valid UTF-8"})
 		}
@@ -217,13 +207,16 @@ func WriteFile(path string, hps map[string]string) error {
 	return atomicfile.Write(path, data, 0o644)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// limitErrors reports a name or a value longer than SageMaker allows.
+func limitErrors(file, k, v string) []error {
+	var errs []error
+	if n := utf8.RuneCountInString(k); n > MaxKeyLen {
+		errs = append(errs, &Error{File: file, Key: k, Msg: fmt.Sprintf("name is %d characters long, SageMaker allows at most %d", n, MaxKeyLen)})
 	}
-	slices.Sort(keys)
-	return keys
+	if n := utf8.RuneCountInString(v); n > MaxValueLen {
+		errs = append(errs, &Error{File: file, Key: k, Msg: fmt.Sprintf("value is %d characters long, SageMaker allows at most %d", n, MaxValueLen)})
+	}
+	return errs
 }
 
 // IsReserved reports whether name is a framework parameter (the toolkit's
