@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sagemaker-go/training/failure"
 )
@@ -68,20 +71,10 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 	go func() { defer copiers.Done(); execCopyLines(x.cfg.stdout, outR, nil) }()
 	go func() { defer copiers.Done(); execCopyLines(x.cfg.stderr, errR, tail) }()
 
-	status := make(chan syscall.WaitStatus, 1)
-	if os.Getpid() == 1 {
-		go execReap(pid, status)
-	} else {
-		go func() {
-			st, err := proc.Wait()
-			if err != nil {
-				// Cannot happen for a child we started; report it as killed.
-				status <- syscall.WaitStatus(syscall.SIGKILL)
-				return
-			}
-			status <- st.Sys().(syscall.WaitStatus)
-		}()
-	}
+	// exited fires when the program has exited but is not reaped yet: its
+	// process group id stays valid until the group is killed below.
+	exited := make(chan struct{})
+	go func() { execWaitExited(pid, os.Getpid() == 1); close(exited) }()
 
 	var (
 		ws      syscall.WaitStatus
@@ -108,14 +101,22 @@ wait:
 			x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
 			killed = true
 			syscall.Kill(-pid, syscall.SIGKILL)
-		case ws = <-status:
+		case <-exited:
 			break wait
 		}
 	}
-	proc.Release()
 	// Whatever the program left running in its process group goes with it
 	// (as it would when the container stops); this also closes the pipes.
+	// The program is a zombie still, so the group id cannot have been
+	// reused.
 	syscall.Kill(-pid, syscall.SIGKILL)
+	if st, err := proc.Wait(); err == nil {
+		ws = st.Sys().(syscall.WaitStatus)
+	} else {
+		// Cannot happen for a child we started and did not reap.
+		x.cfg.log.Error("wait for the program", "pid", pid, "error", err)
+		ws = syscall.WaitStatus(syscall.SIGKILL)
+	}
 	if os.Getpid() == 1 {
 		execReapOrphans()
 	}
@@ -157,25 +158,38 @@ wait:
 	return failure.WithExitCode(err2, xe.Code)
 }
 
-// execReap is the wait loop of a PID 1: it reaps every child, orphans
-// included, and hands over the status of pid, the program.
-func execReap(pid int, status chan<- syscall.WaitStatus) {
+// execWaitExited returns when the child pid has exited, without reaping it
+// (waitid with WNOWAIT). As PID 1 (reapAll) it reaps every other child that
+// exits meanwhile: orphans re-parented to it, which would stay zombies.
+func execWaitExited(pid int, reapAll bool) {
+	var info execSiginfo
 	for {
-		var ws syscall.WaitStatus
-		got, err := syscall.Wait4(-1, &ws, 0, nil)
-		if err == syscall.EINTR {
+		id, which := pid, unix.P_PID
+		if reapAll {
+			id, which = 0, unix.P_ALL
+		}
+		err := unix.Waitid(which, id, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT, nil)
+		switch {
+		case err == unix.EINTR:
 			continue
-		}
-		if err != nil {
-			// ECHILD: nothing left to wait for, so the program is gone.
-			status <- syscall.WaitStatus(syscall.SIGKILL)
+		case err != nil: // ECHILD: nothing to wait for
+			return
+		case int(info.Pid) == pid || !reapAll:
 			return
 		}
-		if got == pid {
-			status <- ws
-			return
-		}
+		var ws syscall.WaitStatus
+		syscall.Wait4(int(info.Pid), &ws, syscall.WNOHANG, nil)
 	}
+}
+
+// execSiginfo is the start of Linux's siginfo_t for SIGCHLD: si_pid follows
+// three ints, aligned to a pointer. The tail makes it at least as large as
+// the kernel's 128 bytes.
+type execSiginfo struct {
+	Signo, Errno, Code int32
+	_                  [unsafe.Sizeof(uintptr(0))/4 - 1]int32
+	Pid                int32
+	_                  [128]byte
 }
 
 // execReapOrphans reaps, without blocking, children that have already
