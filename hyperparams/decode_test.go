@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagemaker-go/training/internal/pyjson"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -375,6 +376,15 @@ func TestGetters(t *testing.T) {
 	assert.EqualError(t, err, `hyperparameters.json: "name": want an integer, got "\"adam\""`)
 }
 
+// pyObject builds a pyjson object from key, value pairs.
+func pyObject(kv ...any) *pyjson.Object {
+	o := pyjson.NewObject()
+	for i := 0; i < len(kv); i += 2 {
+		o.Set(kv[i].(string), kv[i+1])
+	}
+	return o
+}
+
 func TestParsePyLiteral(t *testing.T) {
 	tests := map[string]any{
 		"['a', 'b']":                 []any{"a", "b"},
@@ -384,20 +394,20 @@ func TestParsePyLiteral(t *testing.T) {
 		"(1,)":                       []any{int64(1)},
 		"[]":                         []any{},
 		"['a\\nb', '\\x41\\u00e9\\U0001F600', '\\\\']": []any{"a\nb", "Aé😀", "\\"},
-		"[[1, [2]], {'k': [3]}]":                       nil, // checked below
+		"[[1, [2]], {'k': [3]}]":                       []any{[]any{int64(1), []any{int64(2)}}, pyObject("k", []any{int64(3)})},
 		" [ 1 , 2 , ] ":                                []any{int64(1), int64(2)},
+		"{'b': 1, 'a': (2, 'x')}":                      pyObject("b", int64(1), "a", []any{int64(2), "x"}),
 	}
 	for in, want := range tests {
 		got, ok := parsePyLiteral(in)
 		require.True(t, ok, in)
-		if want != nil {
-			assert.Equal(t, want, got, in)
-		}
+		assert.Equal(t, want, got, in)
 	}
 	got, ok := parsePyLiteral("{'a': 1, 'b': [nan, inf, -inf]}")
 	require.True(t, ok)
-	l, _ := got.(interface{ Keys() []string })
-	assert.Equal(t, []string{"a", "b"}, l.Keys())
+	o := got.(*pyjson.Object)
+	assert.Equal(t, []string{"a", "b"}, o.Keys())
+	assert.Equal(t, `{"a":1,"b":[NaN,Infinity,-Infinity]}`, pyjson.Dumps(o))
 	for _, bad := range []string{"", "a", "[", "['a'", "['a' 'b']", "[a]", "{1: 2}", "{'a' 1}", "['\\q']", "['\\x4']", "[1] x", "'a'", "[0x10]", "['a\nb']", strings.Repeat("[", 200) + strings.Repeat("]", 200)} {
 		_, ok := parsePyLiteral(bad)
 		assert.False(t, ok, bad)

@@ -170,7 +170,12 @@ func (p *pyLit) str(q byte) (any, bool) {
 		case 't':
 			b.WriteByte('\t')
 		case 'x', 'u', 'U':
-			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
+			n := 2 // hex digits: \xhh, \uhhhh, \Uhhhhhhhh
+			if e == 'u' {
+				n = 4
+			} else if e == 'U' {
+				n = 8
+			}
 			if p.i+n > len(p.s) {
 				return nil, false
 			}
