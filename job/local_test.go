@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/channels/recordio"
+	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/metrics"
 	"github.com/sagemaker-go/training/resources"
 )
@@ -495,10 +497,13 @@ esac`
 }
 
 func TestLocalFailureWithoutFailureFile(t *testing.T) {
+	tmp := isolate(t)
 	s := localSpec(t, "no-failure-file", "sh", "-c", "exit 42")
 	res, _ := runJob(t, s)
 	assert.Equal(t, StatusFailed, res.TrainingJobStatus)
 	assert.Equal(t, "AlgorithmError: Exit Code: 42 (algo-1 wrote no failure file)", res.FailureReason)
+	assert.Equal(t, 42, res.ExitCodes["algo-1"])
+	assertClean(t, tmp, "", res)
 }
 
 func TestLocalResumeFromCheckpoints(t *testing.T) {
@@ -590,6 +595,7 @@ func TestLocalBadInput(t *testing.T) {
 }
 
 func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
+	tmp := isolate(t)
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "bucket", "train"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "bucket", "train", "x"), []byte("x\n"), 0o644))
@@ -601,6 +607,7 @@ func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
 	assert.Equal(t, "s3://bucket/out/s3-root/output/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
 	files := readTarGz(t, filepath.Join(root, "bucket", "out", "s3-root", "output", "model.tar.gz"))
 	assert.Equal(t, map[string][]byte{"x": []byte("x\n")}, files)
+	assertClean(t, tmp, "", res)
 }
 
 func TestLocalContextCancelStops(t *testing.T) {
@@ -617,25 +624,35 @@ func TestLocalContextCancelStops(t *testing.T) {
 	assertClean(t, tmp, "", res)
 }
 
+// lineWaiter is an output that closes hit once want has been written
+// (times times, default once).
 type lineWaiter struct {
-	mu   sync.Mutex
-	buf  strings.Builder
-	want string
-	hit  chan struct{}
-	once sync.Once
+	mu    sync.Mutex
+	buf   strings.Builder
+	want  string
+	times int
+	hit   chan struct{}
+	once  sync.Once
 }
 
 func (w *lineWaiter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(p)
-	if strings.Contains(w.buf.String(), w.want) {
+	if strings.Count(w.buf.String(), w.want) >= max(w.times, 1) {
 		w.once.Do(func() { close(w.hit) })
 	}
 	return len(p), nil
 }
 
+func (w *lineWaiter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 func TestLocalInstanceGroups(t *testing.T) {
+	tmp := isolate(t)
 	data := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(data, "x"), []byte("x\n"), 0o644))
 	s := localSpec(t, "groups", "sh", "-c", seeProgram)
@@ -675,6 +692,7 @@ func TestLocalInstanceGroups(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(kept, "algo-1", "output", "data", "gpuonly.list"))
 	assert.FileExists(t, filepath.Join(kept, "algo-2", "output", "data", "gpuonly.list"))
 	assert.FileExists(t, filepath.Join(kept, "algo-3", "output", "data", "gpuonly.list"))
+	assertClean(t, tmp, kept, res)
 }
 
 func TestReadOnlyDirs(t *testing.T) {
@@ -790,4 +808,143 @@ func TestLocalForceStop(t *testing.T) {
 	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
 	assert.Equal(t, 137, res.ExitCodes["algo-1"])
 	assertClean(t, tmp, "", res)
+}
+
+// TestLocalCheckpointsSyncedWhileRunning shows the sync during the run,
+// not only at the end: the host sees the checkpoint restored from the URI,
+// writes a new one and waits until it is at the URI, then deletes both and
+// waits until they are gone from there too, all before it exits.
+func TestLocalCheckpointsSyncedWhileRunning(t *testing.T) {
+	tmp := isolate(t)
+	ckpt := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(ckpt, "old"), []byte("from an earlier run\n"), 0o644))
+	prog := `set -e
+c="$SAGEMAKER_BASE_DIR/checkpoints"
+[ "$(cat "$c/old")" = "from an earlier run" ]
+echo new > "$c/new"
+while [ ! -e "$DEST/new" ]; do sleep 0.01; done
+echo uploaded
+rm "$c/old" "$c/new"
+while [ -e "$DEST/new" ] || [ -e "$DEST/old" ]; do sleep 0.01; done
+echo deleted`
+	s := localSpec(t, "ckpt-sync", "sh", "-c", prog)
+	s.Environment = map[string]string{"DEST": ckpt}
+	s.StoppingCondition.MaxRuntimeInSeconds = 30
+	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt}
+	res, out := runJob(t, s, WithSyncInterval(20*time.Millisecond))
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Contains(t, out, "[algo-1] uploaded\n[algo-1] deleted\n")
+	ents, err := os.ReadDir(ckpt)
+	require.NoError(t, err)
+	assert.Empty(t, ents)
+	assertClean(t, tmp, "", res)
+}
+
+// TestLocalFastFileExistingFilesReadOnly: as root the FastFile tree is a
+// read-only bind mount, so even a file the source lets root write cannot be
+// changed or removed through it.
+func TestLocalFastFileExistingFilesReadOnly(t *testing.T) {
+	testenv.NeedRoot(t)
+	tmp := isolate(t)
+	data := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(data, "a.txt"), []byte("source\n"), 0o644))
+	prog := `f="$SAGEMAKER_BASE_DIR/input/data/fast/a.txt"
+if (echo changed >> "$f") 2>/dev/null; then echo write ok; else echo write refused; fi
+if rm -f "$f" 2>/dev/null && [ ! -e "$f" ]; then echo remove ok; else echo remove refused; fi`
+	s := localSpec(t, "fast-ro", "sh", "-c", prog)
+	s.InputDataConfig = []Channel{channel("fast", "file://"+data, "FastFile")}
+	res, out := runJob(t, s)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	assert.Contains(t, out, "[algo-1] write refused\n[algo-1] remove refused\n")
+	b, err := os.ReadFile(filepath.Join(data, "a.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "source\n", string(b))
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	assert.NotContains(t, string(mounts), "fast-ro", "the bind mount is undone")
+	assertClean(t, tmp, "", res)
+}
+
+func withHeartbeat(d time.Duration) LocalOption { return func(c *localConfig) { c.heartbeat = d } }
+
+// TestLocalProgress checks the progress lines: each status transition, each
+// host state change, and the periodic line with every host's state, all
+// with the elapsed time.
+func TestLocalProgress(t *testing.T) {
+	tmp := isolate(t)
+	release := filepath.Join(t.TempDir(), "release")
+	s := localSpec(t, "progress", "sh", "-c", `while [ ! -e "$RELEASE" ]; do sleep 0.01; done`)
+	s.Environment = map[string]string{"RELEASE": release}
+	// The host runs until the state line has come twice: once when it
+	// started, once from the heartbeat.
+	progress := &lineWaiter{want: "] algo-1 running\n", times: 2, hit: make(chan struct{})}
+	go func() {
+		<-progress.hit
+		os.WriteFile(release, nil, 0o644)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := RunLocal(ctx, s, WithOutput(io.Discard), WithProgress(progress), withHeartbeat(50*time.Millisecond))
+	require.NoError(t, err)
+	require.Equal(t, StatusCompleted, res.TrainingJobStatus)
+	lineRE := regexp.MustCompile(`^smtrain local: progress \[[0-9.]+(ms|s|m[0-9.]*s)\] (.*)$`)
+	var events []string
+	for _, l := range strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n") {
+		m := lineRE.FindStringSubmatch(l)
+		require.NotNil(t, m, "progress line %q", l)
+		if len(events) == 0 || events[len(events)-1] != m[2] {
+			events = append(events, m[2])
+		}
+	}
+	assert.Equal(t, []string{
+		"Starting Preparing the instances for training",
+		"Downloading Staging the input data and checkpoints",
+		"Training Training in progress",
+		"algo-1 running",
+		"algo-1 exited 0",
+		"Uploading Uploading generated training model",
+		"model.tar.gz and output.tar.gz written to " + outputDir(s),
+		"Completed Training job completed",
+	}, events)
+	assertClean(t, tmp, "", res)
+}
+
+func TestTarGzUnionOfHosts(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	write := func(root, name, text string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, name), []byte(text), 0o644))
+	}
+	write(a, "model.json", "from algo-1")
+	write(a, "sub/x", "x of algo-1")
+	write(b, "model.json", "from algo-2")
+	write(b, "only-2", "2")
+	require.NoError(t, os.Symlink(filepath.Join(a, "sub", "x"), filepath.Join(b, "link")))
+	require.NoError(t, os.Symlink(filepath.Join(b, "gone"), filepath.Join(b, "dangling")))
+	none := filepath.Join(t.TempDir(), "missing") // a host that wrote no model directory
+	out := t.TempDir()
+	dst := filepath.Join(out, "model.tar.gz")
+	require.NoError(t, tarGz(dst, []string{a, none, b}))
+	assert.Equal(t, map[string][]byte{
+		"model.json": []byte("from algo-2"), // the later host wins
+		"sub/x":      []byte("x of algo-1"),
+		"only-2":     []byte("2"),
+		"link":       []byte("x of algo-1"), // links are followed
+	}, readTarGz(t, dst))
+	ents, err := os.ReadDir(out)
+	require.NoError(t, err)
+	assert.Len(t, ents, 1, "no temporary file left beside the tar")
+}
+
+func TestCheckAddressesReportsClashes(t *testing.T) {
+	p := &plan{hosts: []*host{
+		{label: "algo-1", name: "127.0.0.1"},
+		{label: "algo-2", name: "127.0.0.1"},
+		{label: "algo-3", name: "192.0.2.1"}, // TEST-NET-1: not an address of this machine
+	}}
+	err := p.checkAddresses()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "host algo-2: address 127.0.0.1 used twice")
+	assert.Contains(t, err.Error(), "host algo-3: loopback address 192.0.2.1 cannot be bound")
+	assert.NotContains(t, err.Error(), "algo-1")
 }
