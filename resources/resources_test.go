@@ -237,6 +237,8 @@ func TestWaitForHostsContextCancel(t *testing.T) {
 	var he *resources.HostsError
 	require.ErrorAs(t, err, &he)
 	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, he.Timeout, "the caller's context ended the wait, not the limit")
+	assert.Equal(t, "resourceconfig.json: 1 of the hosts did not resolve: never (no such host (gave up: context canceled))", err.Error())
 }
 
 func TestWaitForHostsRealResolver(t *testing.T) {

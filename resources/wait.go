@@ -45,7 +45,7 @@ func WithBackoff(initial, maximum time.Duration) WaitOption {
 
 // HostsError lists the hosts whose names did not resolve in time.
 type HostsError struct {
-	Timeout time.Duration    // the wait's limit (0: ended by the context)
+	Timeout time.Duration    // the wait's limit when it ended the wait; 0 when the caller's context did
 	Failed  map[string]error // last error of each host that never resolved
 }
 
@@ -99,6 +99,7 @@ func (c Config) WaitForHosts(ctx context.Context, opts ...WaitOption) error {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	parent := ctx
 	if cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.timeout)
@@ -124,7 +125,11 @@ func (c Config) WaitForHosts(ctx context.Context, opts ...WaitOption) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	return &HostsError{Timeout: cfg.timeout, Failed: failed}
+	he := &HostsError{Failed: failed}
+	if parent.Err() == nil {
+		he.Timeout = cfg.timeout
+	}
+	return he
 }
 
 func waitHost(ctx context.Context, host string, cfg waitConfig) error {
