@@ -241,6 +241,21 @@ func TestWaitForHostsContextCancel(t *testing.T) {
 	assert.Equal(t, "resourceconfig.json: 1 of the hosts did not resolve: never (no such host (gave up: context canceled))", err.Error())
 }
 
+// TestWaitForHostsZeroBackoff checks that a zero first pause does not make
+// the wait spin: the default pause applies.
+func TestWaitForHostsZeroBackoff(t *testing.T) {
+	c := resources.Config{Hosts: []string{"never"}}
+	var n atomic.Int32
+	resolve := func(ctx context.Context, h string) ([]string, error) {
+		n.Add(1)
+		return nil, errors.New("no such host")
+	}
+	err := c.WaitForHosts(context.Background(), resources.WithResolver(resolve),
+		resources.WithTimeout(150*time.Millisecond), resources.WithBackoff(0, 0))
+	require.Error(t, err)
+	assert.LessOrEqual(t, n.Load(), int32(3), "lookups in 150 ms with 100 ms pauses")
+}
+
 func TestWaitForHostsRealResolver(t *testing.T) {
 	c := resources.Config{CurrentHost: "localhost", Hosts: []string{"localhost"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -38,7 +38,8 @@ func WithResolver(r Resolver) WaitOption { return func(c *waitConfig) { c.resolv
 func WithTimeout(d time.Duration) WaitOption { return func(c *waitConfig) { c.timeout = d } }
 
 // WithBackoff sets the first pause between attempts and its cap (default
-// 100 ms, doubling up to 30 s).
+// 100 ms, doubling up to 30 s). A first pause that is not positive means
+// the default; a cap below the first pause means no growth.
 func WithBackoff(initial, maximum time.Duration) WaitOption {
 	return func(c *waitConfig) { c.initial, c.maximum = initial, maximum }
 }
@@ -99,6 +100,10 @@ func (c Config) WaitForHosts(ctx context.Context, opts ...WaitOption) error {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.initial <= 0 {
+		cfg.initial = DefaultWaitInitial // a zero pause would never grow
+	}
+	cfg.maximum = max(cfg.maximum, cfg.initial)
 	parent := ctx
 	if cfg.timeout > 0 {
 		var cancel context.CancelFunc
