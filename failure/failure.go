@@ -221,7 +221,8 @@ func Write(path, msg string) (bool, error) {
 		return false, fmt.Errorf("failure file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	_, werr := tmp.WriteString(Truncate(msg))
+	text := Truncate(msg)
+	_, werr := tmp.WriteString(text)
 	if werr == nil {
 		werr = tmp.Sync()
 	}
@@ -238,14 +239,14 @@ func Write(path, msg string) (bool, error) {
 		if errors.Is(err, os.ErrExist) {
 			return false, nil
 		}
-		return writeExcl(path, msg)
+		return writeExcl(path, text)
 	}
 	return true, nil
 }
 
 // writeExcl is the fallback for file systems without hard links: an
-// exclusive create, then the write.
-func writeExcl(path, msg string) (bool, error) {
+// exclusive create, then the write of text (already truncated).
+func writeExcl(path, text string) (bool, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		return false, nil
@@ -253,7 +254,7 @@ func writeExcl(path, msg string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("failure file: %w", err)
 	}
-	_, err = f.WriteString(Truncate(msg))
+	_, err = f.WriteString(text)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
