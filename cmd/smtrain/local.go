@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -29,8 +28,7 @@ const (
 )
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("smtrain local", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet]", stderr)
 	file := fs.String("f", "", "the job file: a CreateTrainingJob request JSON, plus Program")
 	asJSON := fs.Bool("json", false, "print the result as DescribeTrainingJob-shaped JSON")
 	dir := fs.String("dir", "", "run in this directory (kept) instead of a temporary one")
@@ -39,10 +37,6 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	image := fs.Bool("image", false, "run TrainingImage as containers even if the job names a Program")
 	grace := fs.Duration("grace", 120*time.Second, "time between SIGTERM and SIGKILL when the job is stopped")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -58,12 +52,16 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 		return exitUsage
 	}
-	opts := []job.LocalOption{job.WithOutput(stdout), job.WithGracePeriod(*grace), job.WithKeep(*keep)}
-	if *quiet {
-		opts = append(opts, job.WithProgress(nil))
-	} else {
-		opts = append(opts, job.WithProgress(stderr))
+	// With --json stdout is kept for the result: the hosts' output goes to
+	// stderr.
+	out, progress := stdout, stderr
+	if *asJSON {
+		out = stderr
 	}
+	if *quiet {
+		progress = nil
+	}
+	opts := []job.LocalOption{job.WithOutput(out), job.WithProgress(progress), job.WithGracePeriod(*grace), job.WithKeep(*keep)}
 	if *dir != "" {
 		opts = append(opts, job.WithDir(*dir))
 	}
@@ -72,10 +70,6 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}
 	if *image {
 		opts = append(opts, job.WithImage())
-	}
-	if *asJSON {
-		// Keep stdout for the JSON: the hosts' output goes to stderr.
-		opts = append(opts, job.WithOutput(stderr))
 	}
 	// The first Ctrl-C (or SIGTERM) stops the job the way SageMaker does:
 	// SIGTERM to every host, SIGKILL after the grace period. A second one
@@ -110,27 +104,11 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintln(stderr, "smtrain local:", err)
-			return exitFailed
-		}
-	} else {
-		printSummary(stdout, res)
+	code := printResult(res, *asJSON, stdout, stderr)
+	if err != nil && code == exitCompleted {
+		return exitFailed // the job completed, but its artifacts or checkpoints were not all saved
 	}
-	switch res.TrainingJobStatus {
-	case job.StatusCompleted:
-		if err != nil {
-			return exitFailed
-		}
-		return exitCompleted
-	case job.StatusStopped:
-		return exitStopped
-	default:
-		return exitFailed
-	}
+	return code
 }
 
 func printSummary(w io.Writer, r job.Result) {

@@ -39,13 +39,17 @@ func TestLocalCommandExample(t *testing.T) {
 
 func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, program string) string {
+	write := func(name, program string, maxRuntime ...int) string {
+		runtime := 60
+		if len(maxRuntime) > 0 {
+			runtime = maxRuntime[0]
+		}
 		spec := map[string]any{
 			"TrainingJobName":        name,
 			"AlgorithmSpecification": map[string]any{"TrainingInputMode": "File"},
 			"OutputDataConfig":       map[string]any{"S3OutputPath": "file://out"},
 			"ResourceConfig":         map[string]any{"InstanceType": "ml.m5.large", "InstanceCount": 1},
-			"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": 60},
+			"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": runtime},
 			"Program":                []string{"sh", "-c", program},
 		}
 		b, err := json.Marshal(spec)
@@ -68,6 +72,12 @@ func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 	code = run([]string{"local", "-f", write("fails", `echo "it broke" > "$SAGEMAKER_BASE_DIR/output/failure"; exit 2`), "--quiet"}, &stdout, &stderr)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout.String(), "Failure reason: AlgorithmError: it broke")
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"local", "-f", write("too-long", "exec sleep 60", 1), "--quiet", "--grace", "100ms"}, &stdout, &stderr)
+	assert.Equal(t, 3, code, stderr.String())
+	assert.Contains(t, stdout.String(), "Training job too-long: Stopped (MaxRuntimeExceeded)")
 
 	stdout.Reset()
 	stderr.Reset()
