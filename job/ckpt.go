@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 )
 
@@ -21,8 +20,10 @@ type fileStamp struct {
 // stands for CheckpointConfig.S3Uri: new and changed files are copied,
 // files deleted locally are deleted there too (as SageMaker's upload does).
 // All hosts share the one destination, as on SageMaker.
+//
+// The poller (loop) and the last sync after it (once) run one after the
+// other, never at the same time.
 type ckptSync struct {
-	mu   sync.Mutex
 	dst  string
 	dirs []string
 	seen []map[string]fileStamp // per host: relative path -> last synced stamp
@@ -73,8 +74,6 @@ func (s *ckptSync) loop(stop <-chan struct{}, every time.Duration) {
 
 // once syncs every host's directory one time.
 func (s *ckptSync) once() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var errs []error
 	for i, dir := range s.dirs {
 		now := map[string]fileStamp{}
