@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/job"
+	"github.com/sagemaker-go/training/metrics"
 )
 
 // TestLocalCommandExample runs the example's own job file, unchanged, with
@@ -35,6 +36,21 @@ func TestLocalCommandExample(t *testing.T) {
 	assert.FileExists(t, filepath.Join(s3, "sagemaker-go-examples", "linear", "output", "linear-example", "output", "model.tar.gz"))
 	assert.Contains(t, stderr.String(), "[algo-2] ")
 	assert.Contains(t, stderr.String(), "smtrain local: linear-example")
+}
+
+// TestExampleJobMetricDefinitions: the example's job file scrapes exactly
+// the lines the metrics package prints.
+func TestExampleJobMetricDefinitions(t *testing.T) {
+	spec, err := job.Load("../../examples/linear/job.json")
+	require.NoError(t, err)
+	require.NoError(t, spec.ValidateLocal())
+	want, err := metrics.Definitions("train:loss", "validation:loss")
+	require.NoError(t, err)
+	var got []metrics.Definition
+	for _, d := range spec.AlgorithmSpecification.MetricDefinitions {
+		got = append(got, metrics.Definition(d))
+	}
+	assert.Equal(t, want, got)
 }
 
 func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
