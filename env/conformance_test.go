@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/env/envtest"
 	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/pyjson"
 )
@@ -50,24 +51,12 @@ type fullInput struct {
 	InputDataCfgFile json.RawMessage   `json:"inputdataconfig.json"`
 }
 
-// toolkitVars are the variables the toolkit reads; each case starts with
-// none of them set.
-var toolkitVars = []string{env.JobNameVar, env.JobARNVar, env.RegionVar, env.ProgramVar,
-	env.TrainingModuleVar, env.MPParametersVar, "SAGEMAKER_CONTAINER_LOG_LEVEL"}
-
-func unsetToolkitVars(t *testing.T) {
-	for _, k := range toolkitVars {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-}
-
 // build makes the Env of a case: its files as given, its environ, base
 // /opt/ml (never touched: New reads nothing from disk), and the machine
 // counts of the case (8 CPUs, 4 GPUs, 0 Neuron cores where it does not say).
 func build(t *testing.T, in fullInput) env.Env {
 	t.Helper()
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	for k, v := range in.Environ {
 		t.Setenv(k, v)
 	}
@@ -247,7 +236,7 @@ func TestConformanceEnvironmentDetect(t *testing.T) {
 	fakeTool(t, dir, "nvidia-smi", `printf 'GPU 0\nGPU 1\n'`)
 	fakeTool(t, dir, "neuron-ls", `echo '[{"nc_count":2}]'`)
 	fakeTool(t, dir, "smddprun", `exit 0`)
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	e, err := env.New("/opt/ml", env.Files{ResourceConfig: []byte(`{"current_host":"a","hosts":["a"]}`)})
 	require.NoError(t, err)
 	assert.Equal(t, runtime.NumCPU(), e.NumCPUs)

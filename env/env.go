@@ -63,6 +63,13 @@ const (
 	checkpointLocalKey = "LocalPath"
 )
 
+// InputVars returns the names of the environment variables New reads
+// (besides PATH, where it looks for nvidia-smi, neuron-ls, smddprun and
+// smddpmprun).
+func InputVars() []string {
+	return []string{JobNameVar, JobARNVar, RegionVar, ProgramVar, TrainingModuleVar, MPParametersVar}
+}
+
 // Paths are the absolute paths of the contract under one base directory.
 type Paths struct {
 	Base, Code, Model, Input, InputConfig, InputData                string

@@ -35,7 +35,7 @@ func writeTree(t *testing.T, files map[string]string) string {
 }
 
 func TestLoadDirMissingOptionalFiles(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	base := writeTree(t, map[string]string{resources.FileName: minimalRC})
 	e, err := env.LoadDir(base)
 	require.NoError(t, err)
@@ -54,7 +54,7 @@ func TestLoadDirMissingOptionalFiles(t *testing.T) {
 }
 
 func TestLoadDirRelativeBase(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	base := writeTree(t, map[string]string{resources.FileName: minimalRC})
 	t.Chdir(filepath.Dir(base))
 	e, err := env.LoadDir(filepath.Base(base))
@@ -113,7 +113,7 @@ func TestLoadDirBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			unsetToolkitVars(t)
+			envtest.ClearEnv(t)
 			_, err := env.LoadDir(writeTree(t, c.files))
 			require.Error(t, err)
 			for _, w := range c.want {
@@ -124,7 +124,7 @@ func TestLoadDirBadInput(t *testing.T) {
 }
 
 func TestLoadDirUnreadableFile(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	base := writeTree(t, map[string]string{resources.FileName: minimalRC})
 	// A directory where hyperparameters.json should be: reading fails with
 	// something other than "not found".
@@ -135,7 +135,7 @@ func TestLoadDirUnreadableFile(t *testing.T) {
 }
 
 func TestCheckpointConfig(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	base := writeTree(t, map[string]string{resources.FileName: minimalRC})
 	path := filepath.Join(base, "input", "config", env.CheckpointConfigFile)
 	require.NoError(t, env.WriteCheckpointConfig(path, "/state"))
@@ -153,7 +153,7 @@ func TestCheckpointConfig(t *testing.T) {
 }
 
 func TestJobIdentity(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	t.Setenv(env.JobNameVar, "MyJob")
 	t.Setenv(env.JobARNVar, "arn:aws:sagemaker:ap-south-1:123456789012:training-job/myjob")
 	e, err := env.New("/opt/ml", env.Files{ResourceConfig: []byte(minimalRC)})
@@ -179,7 +179,7 @@ func TestModelParallel(t *testing.T) {
 		value string
 		want  string
 	}{{false, "", "null"}, {true, "", `""`}, {true, "{}", "false"}, {true, `{"partitions":2}`, "true"}} {
-		unsetToolkitVars(t)
+		envtest.ClearEnv(t)
 		if c.set {
 			t.Setenv(env.MPParametersVar, c.value)
 		}
@@ -192,7 +192,7 @@ func TestModelParallel(t *testing.T) {
 }
 
 func TestVarsEdgeCases(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	hps := `{"lr": "0.1", "LR": "0.2", "batch-size": "64", "straße": "x", "nested": "{\"b\": [1, 2.0], \"a\": \"é\"}",
 		"flag": "True", "none": "null", "": "empty", "sagemaker_container_log_level": "\"DEBUG\"",
 		"sagemaker_mpi_enabled": "true", "sagemaker_submit_directory": "\"s3://b/k/source.tar.gz\""}`
@@ -257,7 +257,7 @@ func benchTree(tb testing.TB) string {
 }
 
 func TestBenchTreeShape(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	e, err := env.LoadDir(benchTree(t))
 	require.NoError(t, err)
 	assert.Equal(t, 100, e.Hyperparameters.Len()+e.Framework.Len())
@@ -370,7 +370,7 @@ func ExampleLoadDir() {
 // (unknown keys kept), or the channels as written when json.loads could not
 // decode the file (nesting beyond its limit, which encoding/json accepts).
 func TestInputDataConfigKeptAsRead(t *testing.T) {
-	unsetToolkitVars(t)
+	envtest.ClearEnv(t)
 	buf := []byte(`{"train": {"TrainingInputMode": "File", "S3DataSource": {"S3Uri": "s3://b/k"}}}`)
 	e, err := env.New("/opt/ml", env.Files{InputDataConfig: buf, ResourceConfig: []byte(minimalRC)})
 	require.NoError(t, err)

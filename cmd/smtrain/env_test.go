@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -68,26 +69,25 @@ func bigTree(t testing.TB) string {
 	return base
 }
 
-// cleanEnviron is the test's environment without the variables the toolkit
-// reads, so the process and the in-test Env see the same thing.
+// cleanEnviron is the test's environment without SAGEMAKER_BASE_DIR and the
+// variables env.New reads, so the process and the in-test Env see the same
+// thing.
 func cleanEnviron(extra ...string) []string {
+	drop := append(env.InputVars(), env.BaseDirVar)
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case env.BaseDirVar, env.JobNameVar, env.JobARNVar, env.RegionVar, env.ProgramVar, env.TrainingModuleVar, env.MPParametersVar:
-			continue
+		if !slices.Contains(drop, k) {
+			out = append(out, kv)
 		}
-		out = append(out, kv)
 	}
 	return append(out, extra...)
 }
 
 func unsetToolkitEnv(t *testing.T) {
-	for _, k := range []string{env.BaseDirVar, env.JobNameVar, env.JobARNVar, env.RegionVar, env.ProgramVar, env.TrainingModuleVar, env.MPParametersVar} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
+	envtest.ClearEnv(t)
+	t.Setenv(env.BaseDirVar, "")
+	os.Unsetenv(env.BaseDirVar)
 }
 
 func runSmtrain(t *testing.T, environ []string, args ...string) (stdout, stderr string, code int) {

@@ -195,9 +195,16 @@ func WithEnv(key, value string) Option {
 // WithBase writes the tree under dir instead of a fresh t.TempDir().
 func WithBase(dir string) Option { return func(c *config) { c.base = dir } }
 
-// toolkitVars are the variables New unsets unless WithEnv sets them.
-var toolkitVars = []string{env.JobNameVar, env.JobARNVar, env.RegionVar, env.ProgramVar,
-	env.TrainingModuleVar, env.MPParametersVar}
+// ClearEnv unsets, for the rest of t, the variables env.New reads
+// (env.InputVars), so that what a test loads does not depend on the shell
+// it runs from. New calls it before applying WithEnv.
+func ClearEnv(t testing.TB) {
+	t.Helper()
+	for _, k := range env.InputVars() {
+		t.Setenv(k, "") // restored after t
+		os.Unsetenv(k)
+	}
+}
 
 // New writes a tree in t.TempDir(), sets SAGEMAKER_BASE_DIR for t and returns
 // the loaded environment. Any error fails the test (t.Fatal).
@@ -215,12 +222,7 @@ func New(t testing.TB, opts ...Option) env.Env {
 		t.Fatalf("envtest: %v", err)
 	}
 	t.Setenv(env.BaseDirVar, base)
-	for _, k := range toolkitVars {
-		if _, ok := cfg.env[k]; !ok {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	ClearEnv(t)
 	for _, k := range cfg.envOrder {
 		t.Setenv(k, cfg.env[k])
 	}
