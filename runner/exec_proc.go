@@ -41,16 +41,19 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 		outW.Close()
 		return failure.Platform(fmt.Errorf("pipe: %w", err))
 	}
-	attr := &os.ProcAttr{
+	// syscall.ForkExec rather than os.StartProcess: the process is waited
+	// for with waitid/wait4 below (see execWaitExited), and os's one-time
+	// pidfd probe would cost a throwaway child at start-up.
+	attr := &syscall.ProcAttr{
 		Dir: dir, Env: environ,
-		Files: []*os.File{os.Stdin, outW, errW},
+		Files: []uintptr{os.Stdin.Fd(), outW.Fd(), errW.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	}
-	proc, err := os.StartProcess(argv[0], argv, attr)
+	pid, err := syscall.ForkExec(argv[0], argv, attr)
 	if errors.Is(err, syscall.ENOEXEC) {
 		// A script without a #! line: run it with /bin/sh, as execvp does.
 		argv = append([]string{"/bin/sh"}, argv...)
-		proc, err = os.StartProcess(argv[0], argv, attr)
+		pid, err = syscall.ForkExec(argv[0], argv, attr)
 	}
 	outW.Close()
 	errW.Close()
@@ -63,7 +66,6 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 		}
 		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, execQuote(argv), err)), code)
 	}
-	pid := proc.Pid
 
 	tail := &execTail{max: execTailBytes}
 	var copiers sync.WaitGroup
@@ -110,12 +112,17 @@ wait:
 	// The program is a zombie still, so the group id cannot have been
 	// reused.
 	syscall.Kill(-pid, syscall.SIGKILL)
-	if st, err := proc.Wait(); err == nil {
-		ws = st.Sys().(syscall.WaitStatus)
-	} else {
-		// Cannot happen for a child we started and did not reap.
-		x.cfg.log.Error("wait for the program", "pid", pid, "error", err)
-		ws = syscall.WaitStatus(syscall.SIGKILL)
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			// Cannot happen for a child we started and did not reap.
+			x.cfg.log.Error("wait for the program", "pid", pid, "error", err)
+			ws = syscall.WaitStatus(syscall.SIGKILL)
+		}
+		break
 	}
 	if os.Getpid() == 1 {
 		execReapOrphans()
