@@ -163,7 +163,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	exits := make(chan exit, len(p.hosts))
 	procs := make([]hostProc, len(p.hosts))
 	running := 0
-	var outWG sync.WaitGroup
+	var outWG, stopWG sync.WaitGroup
 	var startErr error
 	for i := range p.hosts {
 		start := r.startProcess
@@ -215,7 +215,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		stopping = true
 		for i, hp := range procs {
 			if hp != nil && r.stateOf(i) == "running" {
-				go hp.stop(p.cfg.grace)
+				stopWG.Go(func() { hp.stop(p.cfg.grace) })
 			}
 		}
 	}
@@ -249,7 +249,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			r.progressf("killing every host now")
 			for i, hp := range procs {
 				if hp != nil && r.stateOf(i) == "running" {
-					go hp.kill()
+					stopWG.Go(hp.kill)
 				}
 			}
 		case <-heartbeat.C:
@@ -257,6 +257,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 	}
 	outWG.Wait()
+	stopWG.Wait() // a docker stop or kill may return after the container's exit
 	if status == "" {
 		status, secondary = StatusCompleted, SecondaryCompleted
 	}
