@@ -14,17 +14,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/channels/recordio"
+	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/metrics"
 	"github.com/sagemaker-go/training/resources"
@@ -324,7 +327,7 @@ for f in *_0; do
   while [ ! -p "${c}_1" ]; do sleep 0.01; done # the next epoch's FIFO comes after this one is read
   cat "${c}_1" > "$b/output/data/$c.epoch1"
 done
-echo "$TRAINING_JOB_NAME $AWS_REGION $MY_VAR" > "$b/output/data/env"
+echo "$TRAINING_JOB_NAME $AWS_REGION $MY_VAR $TRAINING_JOB_ARN" > "$b/output/data/env"
 `
 
 func TestLocalChannelModes(t *testing.T) {
@@ -354,7 +357,7 @@ func TestLocalChannelModes(t *testing.T) {
 		channel("pipe", "file://"+data+"/pipe", "Pipe"),
 		rec, gzc,
 	}
-	res, out := runJob(t, s)
+	res, out := runJob(t, s, WithRegion("eu-west-1"))
 	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
 	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
 	assert.Equal(t, "./a.txt\n./sub/b.txt\n", string(files["file.list"]))
@@ -376,7 +379,7 @@ func TestLocalChannelModes(t *testing.T) {
 	}
 	assert.Equal(t, []string{"rec a\n", "rec b\n"}, recs)
 	assert.Equal(t, "file://"+filepath.Join(data, "file")+"/a.txt", strings.Split(string(files["file-manifest"]), "\n")[1])
-	assert.Equal(t, "modes us-east-1 from-spec\n", string(files["env"]))
+	assert.Equal(t, "modes eu-west-1 from-spec arn:aws:sagemaker:eu-west-1:000000000000:training-job/modes\n", string(files["env"]))
 	// New files land in the host's own tree, never in the source.
 	assert.NoFileExists(t, filepath.Join(data, "fast", "new-file"))
 	assert.NoFileExists(t, filepath.Join(data, "file", "new-file"))
@@ -947,4 +950,51 @@ func TestCheckAddressesReportsClashes(t *testing.T) {
 	assert.Contains(t, err.Error(), "host algo-2: address 127.0.0.1 used twice")
 	assert.Contains(t, err.Error(), "host algo-3: loopback address 192.0.2.1 cannot be bound")
 	assert.NotContains(t, err.Error(), "algo-1")
+}
+
+// TestLocalPipeShuffle: with ShuffleConfig every epoch of a Pipe channel
+// holds every file once, in an order that changes from epoch to epoch and
+// is the same in a second run with the same seed.
+func TestLocalPipeShuffle(t *testing.T) {
+	tmp := isolate(t)
+	data := t.TempDir()
+	var sorted []string
+	for i := range 8 {
+		line := fmt.Sprintf("file %d", i)
+		sorted = append(sorted, line)
+		require.NoError(t, os.WriteFile(filepath.Join(data, fmt.Sprintf("f%d", i)), []byte(line+"\n"), 0o644))
+	}
+	s := localSpec(t, "shuffled", "sh", "-c", seeProgram)
+	c := channel("train", "file://"+data, "Pipe")
+	c.ShuffleConfig = &ShuffleConfig{Seed: 42}
+	s.InputDataConfig = []Channel{c}
+	epochs := func() [2][]string {
+		res, out := runJob(t, s)
+		require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+		files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
+		var got [2][]string
+		for e := range got {
+			got[e] = strings.Split(strings.TrimSuffix(string(files[fmt.Sprintf("train.epoch%d", e)]), "\n"), "\n")
+			assert.ElementsMatch(t, sorted, got[e], "epoch %d holds every file once", e)
+		}
+		assertClean(t, tmp, "", res)
+		return got
+	}
+	first := epochs()
+	assert.NotEqual(t, first[0], first[1], "each epoch is shuffled anew")
+	assert.False(t, slices.Equal(first[0], sorted) && slices.Equal(first[1], sorted), "shuffled at all")
+	assert.Equal(t, first, epochs(), "the same seed gives the same orders")
+}
+
+// TestLocalLongFailureReason: FailureReason is at most 1024 characters,
+// the prefix included, however long the failure file is.
+func TestLocalLongFailureReason(t *testing.T) {
+	tmp := isolate(t)
+	s := localSpec(t, "long-failure", "sh", "-c", `i=0; while [ $i -lt 300 ]; do echo "line $i of the traceback"; i=$((i+1)); done > "$SAGEMAKER_BASE_DIR/output/failure"; echo "ValueError: the real cause" >> "$SAGEMAKER_BASE_DIR/output/failure"; exit 1`)
+	res, out := runJob(t, s)
+	require.Equal(t, StatusFailed, res.TrainingJobStatus, out)
+	assert.LessOrEqual(t, utf8.RuneCountInString(res.FailureReason), failure.MaxLen)
+	assert.True(t, strings.HasPrefix(res.FailureReason, "AlgorithmError: line 0 of the traceback\n"), res.FailureReason)
+	assert.True(t, strings.HasSuffix(res.FailureReason, "ValueError: the real cause"), "the end of the file is kept: %q", res.FailureReason)
+	assertClean(t, tmp, "", res)
 }
