@@ -13,17 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/env"
 )
-
-func feedOptions(c Channel) []channels.FeedOption {
-	var opts []channels.FeedOption
-	if c.ShuffleConfig != nil {
-		opts = append(opts, channels.WithShuffle(uint64(c.ShuffleConfig.Seed)))
-	}
-	return opts
-}
 
 // resolveProgram turns Program into an argv. Program[0] is, in this order:
 // a path (absolute, or starting with ./ or ../, relative to the job file's

@@ -479,7 +479,9 @@ func (r *run) startFeeders(ctx context.Context) ([]*channels.Feeder, error) {
 				files = append(files, sc.files[fi])
 			}
 			var opts []channels.FeedOption
-			opts = append(opts, feedOptions(sc.spec)...)
+			if sh := sc.spec.ShuffleConfig; sh != nil {
+				opts = append(opts, channels.WithShuffle(uint64(sh.Seed)))
+			}
 			f, err := channels.Feed(ctx, c, files, opts...)
 			if err != nil {
 				for _, f := range fs {
