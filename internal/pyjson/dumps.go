@@ -221,15 +221,18 @@ func appendJSONObject[V any](b *strings.Builder, keys []string, m map[string]V, 
 	})
 }
 
-func appendJSON(b *strings.Builder, v any) {
+// appendAtom writes v when it is nil, a bool or an integer, which JSON and
+// Python write alike but for the words for None, True and False; it
+// reports whether v was one of these.
+func appendAtom(b *strings.Builder, v any, none, yes, no string) bool {
 	switch v := v.(type) {
 	case nil:
-		b.WriteString("null")
+		b.WriteString(none)
 	case bool:
 		if v {
-			b.WriteString("true")
+			b.WriteString(yes)
 		} else {
-			b.WriteString("false")
+			b.WriteString(no)
 		}
 	case int64:
 		b.WriteString(strconv.FormatInt(v, 10))
@@ -237,6 +240,17 @@ func appendJSON(b *strings.Builder, v any) {
 		b.WriteString(strconv.Itoa(v))
 	case *big.Int:
 		b.WriteString(v.String())
+	default:
+		return false
+	}
+	return true
+}
+
+func appendJSON(b *strings.Builder, v any) {
+	if appendAtom(b, v, "null", "true", "false") {
+		return
+	}
+	switch v := v.(type) {
 	case float64:
 		appendJSONFloat(b, v)
 	case string:
@@ -353,21 +367,10 @@ func Repr(v any) string {
 }
 
 func appendRepr(b *strings.Builder, v any) {
+	if appendAtom(b, v, "None", "True", "False") {
+		return
+	}
 	switch v := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if v {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
-	case int:
-		b.WriteString(strconv.Itoa(v))
-	case *big.Int:
-		b.WriteString(v.String())
 	case float64:
 		var tmp [32]byte
 		b.Write(appendFloatRepr(tmp[:0], v))
