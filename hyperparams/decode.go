@@ -213,7 +213,7 @@ func text(v value) string {
 // quoted, any other value as JSON.
 func got(v value) string {
 	if s, ok := v.raw.(string); ok {
-		return quote(s)
+		return pyjson.Quote(s)
 	}
 	s := pyjson.Dumps(v.raw)
 	if len(s) > 80 {
@@ -478,11 +478,11 @@ func convertMap(fv reflect.Value, v value) (string, error) {
 	for i, k := range keys {
 		kv := reflect.New(t.Key()).Elem()
 		if msg, err := convert(kv, value{raw: k, decoded: decodeValue(k)}); msg != "" {
-			return fmt.Sprintf("key %s: %s", quote(k), msg), err
+			return fmt.Sprintf("key %s: %s", pyjson.Quote(k), msg), err
 		}
 		ev := reflect.New(t.Elem()).Elem()
 		if msg, err := convert(ev, vals[i]); msg != "" {
-			return fmt.Sprintf("key %s: %s", quote(k), msg), err
+			return fmt.Sprintf("key %s: %s", pyjson.Quote(k), msg), err
 		}
 		m.SetMapIndex(kv, ev)
 	}

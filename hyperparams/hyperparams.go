@@ -13,7 +13,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -91,7 +90,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Key != "" || e.Field != "" {
-		b.WriteString(quote(e.Key))
+		b.WriteString(pyjson.Quote(e.Key))
 		if e.Field != "" {
 			b.WriteString(" (field ")
 			b.WriteString(e.Field)
@@ -132,7 +131,7 @@ func parse(data []byte, file string) (Set, error) {
 	}
 	o, ok := v.(*pyjson.Object)
 	if !ok {
-		return fail("want a JSON object at the top level, got "+describe(v), nil)
+		return fail("want a JSON object at the top level, got "+pyjson.Describe(v), nil)
 	}
 	s := Set{keys: slices.Clone(o.Keys()), vals: make(map[string]value, o.Len())}
 	var errs []error
@@ -146,33 +145,6 @@ func parse(data []byte, file string) (Set, error) {
 		return Set{}, errors.Join(errs...)
 	}
 	return s, nil
-}
-
-// describe names the JSON type of a pyjson value for error messages.
-func describe(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean (" + pyjson.Dumps(v) + ")"
-	case string:
-		return "a string (" + quote(v) + ")"
-	case []any:
-		return "a list"
-	case *pyjson.Object:
-		return "an object"
-	}
-	return "a number (" + pyjson.Dumps(v) + ")"
-}
-
-// quote shortens s to 80 characters for an error message and quotes it.
-func quote(s string) string {
-	const max = 80
-	if utf8.RuneCountInString(s) > max {
-		r := []rune(s)
-		s = string(r[:max]) + "..."
-	}
-	return strconv.Quote(s)
 }
 
 // ReadFile reads and parses a hyperparameters.json file. Errors name path.

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +68,7 @@ func Parse(data []byte) (Config, error) {
 	}
 	o, ok := v.(*pyjson.Object)
 	if !ok {
-		return c, fmt.Errorf("%s: want a JSON object, got %s", FileName, kind(v))
+		return c, fmt.Errorf("%s: want a JSON object, got %s", FileName, pyjson.Describe(v))
 	}
 	c.Raw = o
 	var errs []error
@@ -86,7 +85,7 @@ func Parse(data []byte) (Config, error) {
 		}
 		s, ok := x.(string)
 		if !ok {
-			bad(key, "want a string, got %s", kind(x))
+			bad(key, "want a string, got %s", pyjson.Describe(x))
 			return def
 		}
 		return s
@@ -126,7 +125,7 @@ func Parse(data []byte) (Config, error) {
 	if x, ok := o.Get("instance_groups"); ok && x != nil {
 		list, ok := x.([]any)
 		if !ok {
-			bad("instance_groups", "want a list of objects, got %s", kind(x))
+			bad("instance_groups", "want a list of objects, got %s", pyjson.Describe(x))
 		}
 		for i, g := range list {
 			ig, gerrs := parseGroup(g)
@@ -148,7 +147,7 @@ func Parse(data []byte) (Config, error) {
 		if list, ok := x.([]any); ok {
 			c.Topology = list
 		} else {
-			bad("topology", "want a list or null, got %s", kind(x))
+			bad("topology", "want a list or null, got %s", pyjson.Describe(x))
 		}
 	}
 	if len(errs) > 0 {
@@ -161,13 +160,13 @@ func parseGroup(g any) (InstanceGroup, []error) {
 	var ig InstanceGroup
 	o, ok := g.(*pyjson.Object)
 	if !ok {
-		return ig, []error{fmt.Errorf("want an object, got %s", kind(g))}
+		return ig, []error{fmt.Errorf("want an object, got %s", pyjson.Describe(g))}
 	}
 	var errs []error
 	if x, ok := o.Get("instance_group_name"); !ok {
 		errs = append(errs, errors.New(`"instance_group_name": missing: want a string`))
 	} else if s, ok := x.(string); !ok {
-		errs = append(errs, fmt.Errorf(`"instance_group_name": want a string, got %s`, kind(x)))
+		errs = append(errs, fmt.Errorf(`"instance_group_name": want a string, got %s`, pyjson.Describe(x)))
 	} else {
 		ig.Name = s
 	}
@@ -175,7 +174,7 @@ func parseGroup(g any) (InstanceGroup, []error) {
 		if s, ok := x.(string); ok {
 			ig.InstanceType = s
 		} else {
-			errs = append(errs, fmt.Errorf(`"instance_type": want a string, got %s`, kind(x)))
+			errs = append(errs, fmt.Errorf(`"instance_type": want a string, got %s`, pyjson.Describe(x)))
 		}
 	}
 	if x, ok := o.Get("hosts"); !ok {
@@ -191,36 +190,17 @@ func parseGroup(g any) (InstanceGroup, []error) {
 func stringList(x any) ([]string, error) {
 	list, ok := x.([]any)
 	if !ok {
-		return nil, fmt.Errorf("want a list of host names, got %s", kind(x))
+		return nil, fmt.Errorf("want a list of host names, got %s", pyjson.Describe(x))
 	}
 	out := make([]string, len(list))
 	for i, e := range list {
 		s, ok := e.(string)
 		if !ok {
-			return nil, fmt.Errorf("entry %d: want a string, got %s", i, kind(e))
+			return nil, fmt.Errorf("entry %d: want a string, got %s", i, pyjson.Describe(e))
 		}
 		out[i] = s
 	}
 	return out, nil
-}
-
-// kind names the JSON type of a pyjson value for error messages.
-func kind(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case int64, *big.Int, float64:
-		return "a number (" + pyjson.Dumps(v) + ")"
-	case string:
-		return "a string (" + pyjson.Dumps(v) + ")"
-	case []any:
-		return "a list"
-	case *pyjson.Object:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // ReadFile reads and parses a resourceconfig.json file.

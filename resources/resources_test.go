@@ -102,6 +102,8 @@ func TestParseBad(t *testing.T) {
 		{"duplicate host", `{"current_host": "a", "hosts": ["a", "a"]}`, []string{`"hosts": entry 1: "a" is listed twice`}},
 		{"current not in hosts", `{"current_host": "algo-9", "hosts": ["algo-1"]}`, []string{`"current_host": "algo-9" is not one of "hosts" ["algo-1"]`}},
 		{"current_host number", `{"current_host": 1, "hosts": ["a"]}`, []string{`"current_host": want a string, got a number (1)`}},
+		{"current_host boolean", `{"current_host": true, "hosts": ["a"]}`, []string{`"current_host": want a string, got a boolean (true)`}},
+		{"long hosts string", `{"current_host": "a", "hosts": "` + strings.Repeat("h", 5000) + `"}`, []string{`"hosts": want a list of host names, got a string ("` + strings.Repeat("h", 80) + `...")`}},
 		{"current_host empty", `{"current_host": "", "hosts": ["a"]}`, []string{`"current_host": want a host name`}},
 		{"nic", `{"current_host": "a", "hosts": ["a"], "network_interface_name": 0}`, []string{`"network_interface_name": want a string`}},
 		{"instance type", `{"current_host": "a", "hosts": ["a"], "current_instance_type": null}`, []string{`"current_instance_type": want a string, got null`}},

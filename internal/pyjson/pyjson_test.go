@@ -384,3 +384,25 @@ func TestConformanceDecodeDerived(t *testing.T) {
 	}
 	assert.Equal(t, 18, n)
 }
+
+func TestDescribe(t *testing.T) {
+	long := strings.Repeat("é", 100)
+	for v, want := range map[any]string{
+		nil:               "null",
+		true:              "a boolean (true)",
+		int64(5):          "a number (5)",
+		7:                 "a number (7)",
+		1e-5:              "a number (1e-05)",
+		"a=1":             `a string ("a=1")`,
+		long:              `a string ("` + strings.Repeat("é", 80) + `...")`,
+		"\x00":            `a string ("\x00")`,
+		struct{ x int }{}: "struct { x int }",
+		bigInt(strings.Repeat("9", 100)).String(): `a string ("` + strings.Repeat("9", 80) + `...")`,
+	} {
+		assert.Equal(t, want, Describe(v), "%#v", v)
+	}
+	assert.Equal(t, "a number ("+strings.Repeat("9", 80)+"...)", Describe(bigInt(strings.Repeat("9", 100))))
+	assert.Equal(t, "a list", Describe([]any{1}))
+	assert.Equal(t, "an object", Describe(NewObject()))
+	assert.Equal(t, `"it's \"q\""`, Quote(`it's "q"`))
+}
