@@ -4,7 +4,8 @@
 // sort_keys=True, separators=(",", ":") and ensure_ascii=True, and str()/repr()
 // of decoded values (Str, and the toolkit's value rules for command-line
 // arguments, ArgValue, and for SM_* environment variables, EnvValue), and
-// str.upper() (Upper) for variable names.
+// str.upper() (Upper) for variable names. Describe and Quote show a value
+// in the error messages of the packages that read the contract's files.
 //
 // Values are: nil, bool, int64, *big.Int (integers outside int64), float64,
 // string, []any and *Object.
