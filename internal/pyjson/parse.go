@@ -331,20 +331,31 @@ func (p *parser) array(depth int) (any, error) {
 			return nil, err
 		}
 		out = append(out, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return nil, p.errf("expecting ',' delimiter or ']'")
+		end, err := p.next(']')
+		if err != nil {
+			return nil, err
 		}
+		if end {
+			return out, nil
+		}
+	}
+}
+
+// next consumes what follows an element: a ',' (it returns false) or the
+// closing byte (it returns true).
+func (p *parser) next(closing byte) (bool, error) {
+	p.skipWS()
+	if p.pos < len(p.data) {
 		switch p.data[p.pos] {
 		case ',':
 			p.pos++
-		case ']':
+			return false, nil
+		case closing:
 			p.pos++
-			return out, nil
-		default:
-			return nil, p.errf("expecting ',' delimiter or ']'")
+			return true, nil
 		}
 	}
+	return false, p.errf("expecting ',' delimiter or '%c'", closing)
 }
 
 func (p *parser) object(depth int) (any, error) {
@@ -375,18 +386,12 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		o.Set(k, v)
-		p.skipWS()
-		if p.pos >= len(p.data) {
-			return nil, p.errf("expecting ',' delimiter or '}'")
+		end, err := p.next('}')
+		if err != nil {
+			return nil, err
 		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
+		if end {
 			return o, nil
-		default:
-			return nil, p.errf("expecting ',' delimiter or '}'")
 		}
 	}
 }
