@@ -14,13 +14,13 @@
 package resources
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/pyjson"
@@ -59,7 +59,7 @@ type Config struct {
 // error; each names the file and the key.
 func Parse(data []byte) (Config, error) {
 	var c Config
-	if len(strings.TrimSpace(string(data))) == 0 {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return c, fmt.Errorf("%s: empty file: want a JSON object with \"current_host\" and \"hosts\"", FileName)
 	}
 	v, err := pyjson.Parse(data)
