@@ -20,11 +20,14 @@ import (
 const module = "github.com/sagemaker-go/training"
 
 // The packages allowed to link the AWS SDK: it costs a minute of cold
-// compile and several MB of binary, which training programs must not pay.
+// compile, several MB of binary and several milliseconds of package
+// initialisation at every start, which training programs and smtrain's
+// local commands must not pay. (mototest, the launcher tests' moto server,
+// does not import it.)
 var awsAllowed = map[string]bool{
-	module + "/job/sagemaker":       true,
-	module + "/cmd/smtrain":         true,
-	module + "/internal/s3download": true,
+	module + "/job/sagemaker":         true,
+	module + "/cmd/smtrain-sagemaker": true,
+	module + "/internal/s3download":   true,
 }
 
 func isAWS(path string) bool {
@@ -39,7 +42,8 @@ var awsThrough = map[string]string{module + "/cmd/train": module + "/internal/s3
 // its dependencies (go list -deps -json ./...): no package outside the three
 // allowed imports the AWS SDK or smithy-go, and no other package depends on
 // it even indirectly, except cmd/train through internal/s3download. Training
-// programs (runner, env, examples) stay free of it.
+// programs (runner, env, examples) and the smtrain binary (env, local, pipe;
+// it executes smtrain-sagemaker for the SageMaker commands) stay free of it.
 func TestOnlyLaunchersImportTheAWSSDK(t *testing.T) {
 	testenv.Need(t, "go")
 	root, err := filepath.Abs(filepath.Join("..", ".."))
@@ -65,6 +69,8 @@ func TestOnlyLaunchersImportTheAWSSDK(t *testing.T) {
 	require.Contains(t, pkgs, module+"/job/sagemaker")
 	require.Contains(t, pkgs, module+"/cmd/train")
 	require.Contains(t, pkgs, module+"/runner")
+	require.Contains(t, pkgs, module+"/cmd/smtrain")
+	require.Contains(t, pkgs, module+"/cmd/smtrain-sagemaker")
 
 	var own int
 	for path, p := range pkgs {
@@ -93,9 +99,12 @@ func TestOnlyLaunchersImportTheAWSSDK(t *testing.T) {
 		t.Errorf("%s depends on the AWS SDK through %v", path, via)
 	}
 	assert.Greater(t, own, 10, "the module's packages were listed")
-	// The check can fail: the launcher package does depend on the SDK.
+	// The check can fail: the launcher package and command do depend on
+	// the SDK.
 	assert.True(t, hasAWS(pkgs, module+"/job/sagemaker"))
+	assert.True(t, hasAWS(pkgs, module+"/cmd/smtrain-sagemaker"))
 	assert.False(t, hasAWS(pkgs, module+"/runner"))
+	assert.False(t, hasAWS(pkgs, module+"/cmd/smtrain"), "smtrain must start without the SDK's initialisation")
 }
 
 func keys(m map[string]bool) []string {

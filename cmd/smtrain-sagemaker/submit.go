@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/sagemaker"
 )
@@ -49,37 +49,6 @@ func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
 	return sagemaker.New(ctx, opts...)
 }
 
-// newFlagSet makes a command's flag set; usage is its first usage line.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("smtrain "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: "+usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args, allowing flags after the positional arguments
-// (smtrain describe NAME --json); it returns the positional arguments, or
-// an exit code when parsing ended the command.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, int, bool) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0, false
-			}
-			return nil, exitUsage, false
-		}
-		if fs.NArg() == 0 {
-			return pos, 0, true
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // waitFlags are the flags of the commands that wait for a job.
 type waitFlags struct {
 	poll          time.Duration
@@ -104,50 +73,27 @@ func (w *waitFlags) wait(ctx context.Context, c *sagemaker.Client, name string, 
 		// reported by the summary below
 	case ctx.Err() != nil && !w.stopOnSignal:
 		fmt.Fprintf(stderr, "smtrain %s: stopped waiting; %s keeps running (smtrain stop %s stops it)\n", cmd, name, name)
-		return exitFailed
+		return cli.ExitFailed
 	case err != nil && res.TrainingJobName == "":
 		fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
-		return exitFailed
+		return cli.ExitFailed
 	case err != nil:
 		fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
 	}
-	code := printResult(res, w.jsonOut, stdout, stderr)
+	code := cli.PrintResult(res, w.jsonOut, stdout, stderr)
 	if w.downloadModel != "" && res.TrainingJobStatus == job.StatusCompleted {
 		if res.ModelArtifacts == nil {
 			fmt.Fprintf(stderr, "smtrain %s: %s has no model artifacts to download\n", cmd, name)
-			return exitFailed
+			return cli.ExitFailed
 		}
 		files, err := c.DownloadModel(context.WithoutCancel(ctx), res.ModelArtifacts.S3ModelArtifacts, w.downloadModel)
 		if err != nil {
 			fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
-			return exitFailed
+			return cli.ExitFailed
 		}
 		fmt.Fprintf(stderr, "Model unpacked into %s (%d files)\n", w.downloadModel, len(files))
 	}
 	return code
-}
-
-// printResult prints r as JSON or as the summary smtrain local prints, and
-// returns the exit code for its status.
-func printResult(r job.Result, asJSON bool, stdout, stderr io.Writer) int {
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
-			fmt.Fprintln(stderr, "smtrain:", err)
-			return exitFailed
-		}
-	} else {
-		printSummary(stdout, r)
-	}
-	switch r.TrainingJobStatus {
-	case job.StatusCompleted, "InProgress", "Stopping":
-		return exitCompleted
-	case job.StatusStopped:
-		return exitStopped
-	default:
-		return exitFailed
-	}
 }
 
 // runSubmit is `smtrain submit -f JOB.json`: the job file is the JSON of a
@@ -156,7 +102,7 @@ func printResult(r job.Result, asJSON bool, stdout, stderr io.Writer) int {
 // stderr, and prints the result; --logs also streams the job's CloudWatch
 // logs to stdout; --download DIR unpacks model.tar.gz into DIR.
 func runSubmit(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("submit", "smtrain submit -f JOB.json [--wait] [--logs] [--download DIR] [--base-name NAME] [--upload-prefix s3://B/P] [--endpoint-url URL]", stderr)
+	fs := cli.NewFlagSet("submit", "smtrain submit -f JOB.json [--wait] [--logs] [--download DIR] [--base-name NAME] [--upload-prefix s3://B/P] [--endpoint-url URL]", stderr)
 	file := fs.String("f", "", "the job file: a CreateTrainingJob request JSON")
 	wait := fs.Bool("wait", false, "wait for the job to end, reporting each status transition on stderr")
 	logs := fs.Bool("logs", false, "stream the job's CloudWatch logs to stdout while waiting (implies --wait)")
@@ -169,25 +115,25 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&wf.stopOnSignal, "stop-on-interrupt", false, "on SIGINT/SIGTERM while waiting, stop the job and wait for it to stop")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := parseFlags(fs, args)
+	pos, code, ok := cli.ParseFlags(fs, args)
 	if !ok {
 		return code
 	}
 	if *file == "" || len(pos) > 0 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	spec, err := job.Load(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain submit:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := af.client(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain submit:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var opts []sagemaker.SubmitOption
 	if *base != "" {
@@ -200,13 +146,13 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "smtrain submit: %s: %v\n", *file, err)
 		if _, bad := errors.AsType[*sagemaker.InvalidSpecError](err); bad {
-			return exitUsage
+			return cli.ExitUsage
 		}
-		return exitFailed
+		return cli.ExitFailed
 	}
 	fmt.Fprintln(stdout, name)
 	if !*wait && !*logs && wf.downloadModel == "" {
-		return exitCompleted
+		return cli.ExitCompleted
 	}
 	return wf.wait(ctx, c, name, *logs, stdout, stderr, "submit")
 }

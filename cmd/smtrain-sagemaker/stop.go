@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/sagemaker-go/training/internal/cli"
 )
 
 func init() {
@@ -18,35 +20,35 @@ func init() {
 // SIGTERM, then SIGKILL 120 s later); with --wait it waits until the job has
 // stopped and prints the result.
 func runStop(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("stop", "smtrain stop NAME [--wait] [--endpoint-url URL]", stderr)
+	fs := cli.NewFlagSet("stop", "smtrain stop NAME [--wait] [--endpoint-url URL]", stderr)
 	wait := fs.Bool("wait", false, "wait until the job has stopped and print the result")
 	var wf waitFlags
 	fs.BoolVar(&wf.jsonOut, "json", false, "with --wait, print the result as DescribeTrainingJob-shaped JSON")
 	fs.DurationVar(&wf.poll, "poll", 5*time.Second, "first interval between status checks")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := parseFlags(fs, args)
+	pos, code, ok := cli.ParseFlags(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := af.client(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain stop:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if err := c.Stop(ctx, pos[0]); err != nil {
 		fmt.Fprintln(stderr, "smtrain stop:", err)
-		return exitFailed
+		return cli.ExitFailed
 	}
 	if !*wait {
 		fmt.Fprintf(stderr, "Stopping %s\n", pos[0])
-		return exitCompleted
+		return cli.ExitCompleted
 	}
 	return wf.wait(ctx, c, pos[0], false, stdout, stderr, "stop")
 }

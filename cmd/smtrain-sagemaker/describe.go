@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sagemaker-go/training/internal/cli"
 )
 
 func init() {
@@ -18,29 +20,29 @@ func init() {
 // runs report. The exit code is 0 for a job running or completed, 1 failed,
 // 3 stopped.
 func runDescribe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("describe", "smtrain describe NAME [--json] [--endpoint-url URL]", stderr)
+	fs := cli.NewFlagSet("describe", "smtrain describe NAME [--json] [--endpoint-url URL]", stderr)
 	asJSON := fs.Bool("json", false, "print DescribeTrainingJob-shaped JSON")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := parseFlags(fs, args)
+	pos, code, ok := cli.ParseFlags(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := af.client(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain describe:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	res, err := c.Describe(ctx, pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain describe:", err)
-		return exitFailed
+		return cli.ExitFailed
 	}
-	return printResult(res, *asJSON, stdout, stderr)
+	return cli.PrintResult(res, *asJSON, stdout, stderr)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/job/sagemaker"
 	"github.com/sagemaker-go/training/job/sagemaker/mototest"
 )
@@ -36,6 +37,7 @@ type fakeSageMaker struct {
 	reason   string
 	name     string
 	model    []byte
+	seen     chan string // if set, gets each request's target after it is handled (buffered)
 }
 
 func newFakeSageMaker(t *testing.T) *fakeSageMaker {
@@ -74,6 +76,9 @@ func (f *fakeSageMaker) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if seen := f.seen; seen != nil {
+		defer func() { seen <- target }()
+	}
 	f.calls[target] = append(f.calls[target], string(body))
 	var in map[string]any
 	json.Unmarshal(body, &in)
@@ -194,7 +199,7 @@ func TestSubmitFailedJobExitsNonZero(t *testing.T) {
 	f.statuses = []string{"InProgress", "Failed"}
 	f.reason = "AlgorithmError: loss is NaN"
 	code, stdout, stderr := runCmd(append([]string{"submit", "-f", linearJobFile(t), "--wait", "--json", "--poll", "1ms"}, f.endpoints()...)...)
-	assert.Equal(t, exitFailed, code, stderr)
+	assert.Equal(t, cli.ExitFailed, code, stderr)
 	_, js, ok := strings.Cut(stdout, "\n")
 	require.True(t, ok)
 	var res map[string]any
@@ -230,12 +235,12 @@ func TestSubmitBadInput(t *testing.T) {
 		code  int
 		wants []string
 	}{
-		{"no job file", []string{"submit"}, nil, exitUsage, []string{"usage: smtrain submit -f JOB.json"}},
-		{"missing file", []string{"submit", "-f", filepath.Join(dir, "nope.json")}, nil, exitUsage, []string{"nope.json"}},
-		{"missing role", []string{"submit", "-f", noRole}, nil, exitUsage, []string{"norole.json", "RoleArn: set it in the job file"}},
-		{"file channel without bucket", []string{"submit", "-f", noBucket}, nil, exitUsage, []string{"--upload-prefix s3://BUCKET/PREFIX"}},
-		{"missing region", []string{"submit", "-f", linearJobFile(t)}, map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, exitUsage, []string{"set AWS_REGION"}},
-		{"missing credentials", []string{"submit", "-f", linearJobFile(t)}, map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, exitUsage,
+		{"no job file", []string{"submit"}, nil, cli.ExitUsage, []string{"usage: smtrain submit -f JOB.json"}},
+		{"missing file", []string{"submit", "-f", filepath.Join(dir, "nope.json")}, nil, cli.ExitUsage, []string{"nope.json"}},
+		{"missing role", []string{"submit", "-f", noRole}, nil, cli.ExitUsage, []string{"norole.json", "RoleArn: set it in the job file"}},
+		{"file channel without bucket", []string{"submit", "-f", noBucket}, nil, cli.ExitUsage, []string{"--upload-prefix s3://BUCKET/PREFIX"}},
+		{"missing region", []string{"submit", "-f", linearJobFile(t)}, map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, cli.ExitUsage, []string{"set AWS_REGION"}},
+		{"missing credentials", []string{"submit", "-f", linearJobFile(t)}, map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, cli.ExitUsage,
 			[]string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,12 +271,12 @@ func TestDescribeStopLogsCommands(t *testing.T) {
 	f.statuses = []string{"Failed"}
 	f.reason = "ClientError: bad data"
 	code, stdout, _ = runCmd(append([]string{"describe", "job-7"}, f.endpoints()...)...)
-	assert.Equal(t, exitFailed, code)
+	assert.Equal(t, cli.ExitFailed, code)
 	assert.Contains(t, stdout, "Failure reason: ClientError: bad data")
 
 	f.statuses = []string{"Stopped"}
 	code, stdout, stderr = runCmd(append([]string{"stop", "job-7", "--wait", "--poll", "1ms"}, f.endpoints()...)...)
-	assert.Equal(t, exitStopped, code, stderr)
+	assert.Equal(t, cli.ExitStopped, code, stderr)
 	assert.Equal(t, []string{`{"TrainingJobName":"job-7"}`}, f.bodies("SageMaker.StopTrainingJob"))
 	assert.Contains(t, stdout, "Training job job-7: Stopped")
 
@@ -281,7 +286,7 @@ func TestDescribeStopLogsCommands(t *testing.T) {
 	assert.Equal(t, "epoch 1 loss=0.9\nepoch 2 loss=0.5\n", stdout)
 
 	code, _, stderr = runCmd("describe")
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, cli.ExitUsage, code)
 	assert.Contains(t, stderr, "usage: smtrain describe NAME")
 }
 

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/sagemaker-go/training/internal/cli"
 )
 
 func init() {
@@ -19,32 +21,32 @@ func init() {
 // the host's stream when there are several); with --follow until the job
 // ends.
 func runLogs(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("logs", "smtrain logs NAME [--follow] [--endpoint-url URL] [--logs-endpoint-url URL]", stderr)
+	fs := cli.NewFlagSet("logs", "smtrain logs NAME [--follow] [--endpoint-url URL] [--logs-endpoint-url URL]", stderr)
 	follow := fs.Bool("follow", false, "keep printing new lines until the job ends")
 	poll := fs.Duration("poll", 5*time.Second, "interval between reads with --follow")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := parseFlags(fs, args)
+	pos, code, ok := cli.ParseFlags(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := af.client(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain logs:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if err := c.Logs(ctx, pos[0], stdout, *follow, *poll); err != nil {
 		if ctx.Err() != nil {
-			return exitCompleted // interrupted while following
+			return cli.ExitCompleted // interrupted while following
 		}
 		fmt.Fprintln(stderr, "smtrain logs:", err)
-		return exitFailed
+		return cli.ExitFailed
 	}
-	return exitCompleted
+	return cli.ExitCompleted
 }

@@ -1,0 +1,119 @@
+// Package cli holds what the smtrain and smtrain-sagemaker commands share:
+// their exit codes, flag sets, and a job result printed as the summary
+// `smtrain local` prints or as DescribeTrainingJob-shaped JSON. It does not
+// import the AWS SDK, so smtrain stays quick to start.
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/sagemaker-go/training/job"
+)
+
+// Exit codes of the commands that run or watch a job.
+const (
+	ExitCompleted = 0 // completed (or, for describe, still running)
+	ExitFailed    = 1 // the job failed, or the call did
+	ExitUsage     = 2 // bad flags, bad job file, missing configuration
+	ExitStopped   = 3 // the job was stopped
+)
+
+// NewFlagSet makes the flag set of `smtrain NAME`; usage is its first
+// usage line, printed before the flags' defaults.
+func NewFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("smtrain "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: "+usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// ParseFlags parses args, allowing flags after the positional arguments
+// (smtrain describe NAME --json); it returns the positional arguments, or
+// false and the exit code when parsing ended the command (0 for -h).
+func ParseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, ExitCompleted, false
+			}
+			return nil, ExitUsage, false
+		}
+		if fs.NArg() == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// PrintResult prints r as indented JSON or as the summary, and returns the
+// exit code for its status: ExitCompleted for Completed (and for a job
+// still InProgress or Stopping), ExitStopped for Stopped, ExitFailed
+// otherwise.
+func PrintResult(r job.Result, asJSON bool, stdout, stderr io.Writer) int {
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintln(stderr, "smtrain:", err)
+			return ExitFailed
+		}
+	} else {
+		PrintSummary(stdout, r)
+	}
+	switch r.TrainingJobStatus {
+	case job.StatusCompleted, "InProgress", "Stopping":
+		return ExitCompleted
+	case job.StatusStopped:
+		return ExitStopped
+	default:
+		return ExitFailed
+	}
+}
+
+// PrintSummary prints r for a person: status, failure reason, where the
+// model and output are, final metrics, each host's exit code (local runs)
+// and the training time.
+func PrintSummary(w io.Writer, r job.Result) {
+	fmt.Fprintf(w, "\nTraining job %s: %s (%s)\n", r.TrainingJobName, r.TrainingJobStatus, r.SecondaryStatus)
+	if r.FailureReason != "" {
+		fmt.Fprintf(w, "Failure reason: %s\n", r.FailureReason)
+	}
+	if r.ModelArtifacts != nil {
+		fmt.Fprintf(w, "Model:  %s\n", r.ModelArtifacts.S3ModelArtifacts)
+	}
+	if r.OutputDataS3Uri != "" {
+		fmt.Fprintf(w, "Output: %s\n", r.OutputDataS3Uri)
+	}
+	if r.LocalArtifactsDir != "" && !strings.HasPrefix(r.OutputDataS3Uri, "file://") {
+		fmt.Fprintf(w, "On this machine: %s\n", r.LocalArtifactsDir)
+	}
+	for _, m := range r.FinalMetricDataList {
+		fmt.Fprintf(w, "Metric %s = %s\n", m.MetricName, strconv.FormatFloat(m.Value, 'g', -1, 64))
+	}
+	for _, h := range sortedHosts(r.ExitCodes) {
+		fmt.Fprintf(w, "Host %s exit code %d\n", h, r.ExitCodes[h])
+	}
+	fmt.Fprintf(w, "Training seconds: %d\n", r.TrainingTimeInSeconds)
+}
+
+// sortedHosts gives the algo-N names of m in numeric order.
+func sortedHosts(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for n := 1; len(out) < len(m) && n <= 10000; n++ {
+		k := "algo-" + strconv.Itoa(n)
+		if _, ok := m[k]; ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
