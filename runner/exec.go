@@ -51,7 +51,7 @@ type execConfig struct {
 // with two tokens, "--use_cuda True" stops flag parsing at "True".
 func WithEqualsArgs() ExecOption { return func(c *execConfig) { c.equalsArgs = true } }
 
-// WithGracePeriod sets how long the program may run after SIGTERM/SIGINT
+// WithExecGracePeriod sets how long the program may run after SIGTERM/SIGINT
 // (or the cancellation of ctx) before its process group is killed.
 func WithExecGracePeriod(d time.Duration) ExecOption { return func(c *execConfig) { c.grace = d } }
 
@@ -165,15 +165,13 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 		w := &execLockedWriter{w: c.stdout}
 		c.stdout, c.stderr = w, w
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	x := &execJob{cfg: c, env: e, again: make(chan struct{}, 1)}
+	x := &execJob{cfg: c, env: e}
 	if c.forwardSignals {
 		// The first SIGTERM/SIGINT cancels ctx: setup stops, a running
 		// program gets the signal and the grace period. A second one
 		// kills the program at once.
-		sigs := make(chan os.Signal, 4)
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		ctx, x.stops = catchStops(ctx)
+		defer x.stops.release()
 		// A closed stdout or stderr must not kill train (Go exits on
 		// SIGPIPE for fds 1 and 2) and leave the program orphaned: writes
 		// then fail with EPIPE and the output is drained. Unlike
@@ -182,28 +180,6 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 		pipes := make(chan os.Signal, 1)
 		signal.Notify(pipes, syscall.SIGPIPE)
 		defer signal.Stop(pipes)
-		finished := make(chan struct{})
-		watching := make(chan struct{})
-		defer func() { signal.Stop(sigs); close(finished); <-watching }()
-		go func() {
-			defer close(watching)
-			for {
-				select {
-				case s := <-sigs:
-					if x.setStop(s.(syscall.Signal)) {
-						c.log.Warn("stop requested", "signal", s)
-						cancel()
-					} else {
-						select {
-						case x.again <- struct{}{}:
-						default:
-						}
-					}
-				case <-finished:
-					return
-				}
-			}
-		}()
 	}
 	err := x.run(ctx, program)
 	if err != nil {
@@ -212,10 +188,7 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 		if errors.As(err, &xe) {
 			reason = xe.FailureReason()
 		}
-		c.log.Error("Reporting training FAILURE", "exit_code", failure.ExitCode(err), "error", err)
-		if _, werr := failure.Write(e.Paths.Failure, reason); werr != nil {
-			c.log.Error("cannot write the failure file", "path", e.Paths.Failure, "error", werr)
-		}
+		report(c.log, e.Paths.Failure, err, reason, failure.ExitCode(err))
 		return err
 	}
 	c.log.Info("Reporting training SUCCESS")
@@ -244,32 +217,7 @@ func IsLocalMode(e env.Env) bool {
 type execJob struct {
 	cfg   execConfig
 	env   env.Env
-	again chan struct{} // a second stop signal
-
-	mu      sync.Mutex
-	stopSig syscall.Signal // the first stop signal, 0 if none
-}
-
-// setStop records the first stop signal and reports whether s was it.
-func (x *execJob) setStop(s syscall.Signal) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.stopSig != 0 {
-		return false
-	}
-	x.stopSig = s
-	return true
-}
-
-// stopSignal is the signal to forward on a stop: the one received, else
-// SIGTERM (ctx was cancelled by the caller).
-func (x *execJob) stopSignal() (syscall.Signal, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.stopSig == 0 {
-		return syscall.SIGTERM, false
-	}
-	return x.stopSig, true
+	stops *stopper // nil with WithoutExecSignals
 }
 
 // stopped returns an error when a stop was requested before the program
@@ -278,8 +226,8 @@ func (x *execJob) stopped(ctx context.Context) error {
 	if ctx.Err() == nil {
 		return nil
 	}
-	sig, _ := x.stopSignal()
-	return failure.WithExitCode(failure.Client(fmt.Errorf("stopped by %v before the program started: %w", sig, context.Cause(ctx))), 128+int(sig))
+	sig, _ := x.stops.signal()
+	return failure.WithExitCode(failure.Client(fmt.Errorf("stopped by %v before the program started: %w", sig, context.Cause(ctx))), sigExitCode(sig))
 }
 
 // execProgramKind is how a program is run (the toolkit's entry point types).

@@ -80,33 +80,25 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 
 	var (
 		ws      syscall.WaitStatus
-		grace   <-chan time.Time
 		killed  bool
 		stopReq syscall.Signal
-		done    = ctx.Done()
 	)
-wait:
-	for {
-		select {
-		case <-done:
-			done = nil
-			sig, _ := x.stopSignal()
-			stopReq = sig
-			syscall.Kill(-pid, sig)
-			grace = time.After(x.cfg.grace)
-			x.cfg.log.Warn("forwarded stop signal to the program", "signal", sig, "pid", pid, "grace", x.cfg.grace)
-		case <-x.again:
-			x.cfg.log.Warn("second stop signal: killing the program now", "pid", pid)
+	x.stops.superviseStop(ctx, exited, x.cfg.grace,
+		func() {
+			stopReq, _ = x.stops.signal()
+			syscall.Kill(-pid, stopReq)
+			x.cfg.log.Warn("forwarded stop signal to the program", "signal", stopReq, "pid", pid, "grace", x.cfg.grace)
+		},
+		func(late lateStop) bool {
+			if late.second != 0 {
+				x.cfg.log.Warn("second stop signal: killing the program now", "signal", late.second, "pid", pid)
+			} else {
+				x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
+			}
 			killed = true
 			syscall.Kill(-pid, syscall.SIGKILL)
-		case <-grace:
-			x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
-			killed = true
-			syscall.Kill(-pid, syscall.SIGKILL)
-		case <-exited:
-			break wait
-		}
-	}
+			return false // wait for it to exit
+		})
 	// Whatever the program left running in its process group goes with it
 	// (as it would when the container stops); this also closes the pipes.
 	// The program is a zombie still, so the group id cannot have been
@@ -145,7 +137,7 @@ wait:
 		xe.Code = ws.ExitStatus()
 	case ws.Signaled():
 		xe.Signal = ws.Signal()
-		xe.Code = 128 + int(xe.Signal)
+		xe.Code = sigExitCode(xe.Signal)
 		xe.Killed = killed && xe.Signal == syscall.SIGKILL
 	default:
 		xe.Code = 1

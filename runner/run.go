@@ -7,11 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/env"
@@ -80,9 +77,8 @@ type runResult struct {
 
 func (c *runConfig) run(train TrainFunc) int {
 	// Signals first: SIGTERM may come while the environment loads.
-	sigc := make(chan os.Signal, 2)
-	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigc)
+	ctx, stops := catchStops(context.Background())
+	defer stops.release()
 
 	level := new(slog.LevelVar)
 	h := c.handler
@@ -97,24 +93,19 @@ func (c *runConfig) run(train TrainFunc) int {
 	log := slog.New(h)
 	slog.SetDefault(log)
 
-	failurePath := filepath.Join(runBaseDir(), "output", "failure")
 	args := c.args
 	if len(args) > 0 && args[0] == "train" {
 		args = args[1:]
 	}
 	if len(args) > 0 {
 		err := failure.Clientf("unexpected command-line arguments %q: a training program takes no arguments; start it as \"train\" or with none, and pass settings as hyperparameters", c.args)
-		return runFail(log, failurePath, err)
+		return report(log, baseFailurePath(), err, err.Error(), failure.ExitCode(err))
 	}
 
 	t0 := time.Now()
-	e, err := env.Load()
+	e, err := LoadEnv(log)
 	if err != nil {
-		var fe *failure.Error
-		if !errors.As(err, &fe) {
-			err = failure.Client(err)
-		}
-		return runFail(log, failurePath, err)
+		return failure.ExitCode(err)
 	}
 	level.Set(runSlogLevel(e.LogLevel))
 	log.Info("training starts",
@@ -126,39 +117,35 @@ func (c *runConfig) run(train TrainFunc) int {
 		"pid", os.Getpid(),
 		"load", time.Since(t0).Round(time.Microsecond))
 
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	done := make(chan runResult, 1)
+	var res runResult
+	returned := make(chan struct{})
 	go func() {
+		defer close(returned)
 		defer func() {
 			if r := recover(); r != nil {
-				done <- runResult{err: failure.Algorithm(fmt.Errorf("panic: %v\n\n%s", r, runPanicStack(debug.Stack()))), panicked: true}
+				res = runResult{err: failure.Algorithm(fmt.Errorf("panic: %v\n\n%s", r, runPanicStack(debug.Stack()))), panicked: true}
 			}
 		}()
-		done <- runResult{err: train(ctx, e)}
+		res.err = train(ctx, e)
 	}()
 
-	var res runResult
-	var stop os.Signal
-	select {
-	case res = <-done:
-	case stop = <-sigc:
-		log.Warn("stop signal: cancelling training", "signal", runSigName(stop), "grace", c.grace)
-		cancel(fmt.Errorf("%w: %s", ErrStopped, runSigName(stop)))
-		timer := time.NewTimer(c.grace)
-		defer timer.Stop()
-		var why string
-		select {
-		case res = <-done:
-		case <-timer.C:
+	var why string
+	stops.superviseStop(ctx, returned, c.grace,
+		func() {
+			sig, _ := stops.signal()
+			log.Warn("stop signal: cancelling training", "signal", sigName(sig), "grace", c.grace)
+		},
+		func(late lateStop) bool {
 			why = fmt.Sprintf("training did not return within the %s grace period", c.grace)
-		case s := <-sigc:
-			why = fmt.Sprintf("a second signal (%s) arrived before training returned", runSigName(s))
-		}
-		if why != "" {
-			msg := fmt.Sprintf("stopped by %s: %s", runSigName(stop), why)
-			return runFail(log, e.Paths.Failure, errors.New(msg), runSigCode(stop))
-		}
+			if late.second != 0 {
+				why = fmt.Sprintf("a second signal (%s) arrived before training returned", sigName(late.second))
+			}
+			return true
+		})
+	stop, stopped := stops.signal()
+	if why != "" {
+		err := fmt.Errorf("stopped by %s: %s", sigName(stop), why)
+		return report(log, e.Paths.Failure, err, err.Error(), sigExitCode(stop))
 	}
 
 	switch {
@@ -166,44 +153,18 @@ func (c *runConfig) run(train TrainFunc) int {
 		if err := failure.WriteSuccess(e.Paths.Success); err != nil {
 			log.Error("training succeeded but the success file was not written", "err", err)
 		}
-		if stop != nil {
-			log.Info("training returned after the stop signal without error: success", "signal", runSigName(stop))
+		if stopped {
+			log.Info("training returned after the stop signal without error: success", "signal", sigName(stop))
 		} else {
 			log.Info("training succeeded", "duration", time.Since(t0).Round(time.Millisecond))
 		}
 		return 0
-	case stop != nil && !res.panicked && (errors.Is(res.err, context.Canceled) || errors.Is(res.err, ErrStopped)):
-		msg := fmt.Sprintf("stopped by %s before training finished: %v", runSigName(stop), res.err)
-		return runFail(log, e.Paths.Failure, errors.New(msg), runSigCode(stop))
+	case stopped && !res.panicked && (errors.Is(res.err, context.Canceled) || errors.Is(res.err, ErrStopped)):
+		err := fmt.Errorf("stopped by %s before training finished: %v", sigName(stop), res.err)
+		return report(log, e.Paths.Failure, err, err.Error(), sigExitCode(stop))
 	default:
-		return runFail(log, e.Paths.Failure, res.err)
+		return report(log, e.Paths.Failure, res.err, res.err.Error(), failure.ExitCode(res.err))
 	}
-}
-
-// runFail writes err to the failure file unless it exists, logs, and
-// returns the exit code: code[0] when given, else failure.ExitCode(err).
-func runFail(log *slog.Logger, path string, err error, code ...int) int {
-	c := failure.ExitCode(err)
-	if len(code) > 0 {
-		c = code[0]
-	}
-	wrote, werr := failure.Write(path, err.Error())
-	switch {
-	case werr != nil:
-		log.Error("training failed; the failure file could not be written", "err", err, "exit", c, "failure_file_err", werr)
-	case wrote:
-		log.Error("training failed", "err", err, "exit", c, "failure_file", path)
-	default:
-		log.Error("training failed; keeping the failure file already written", "err", err, "exit", c, "failure_file", path)
-	}
-	return c
-}
-
-func runBaseDir() string {
-	if b := os.Getenv(env.BaseDirVar); b != "" {
-		return b
-	}
-	return env.DefaultBase
 }
 
 // runSlogLevel maps Python's logging levels (10 debug … 50 critical) onto
@@ -226,23 +187,6 @@ func runChannelSummary(e env.Env) string {
 		b.WriteString(string(e.Channels[n].Mode))
 	}
 	return b.String()
-}
-
-func runSigName(s os.Signal) string {
-	switch s {
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGINT:
-		return "SIGINT"
-	}
-	return s.String()
-}
-
-func runSigCode(s os.Signal) int {
-	if n, ok := s.(syscall.Signal); ok {
-		return 128 + int(n)
-	}
-	return 128 + int(syscall.SIGTERM)
 }
 
 // runPanicStack keeps the frames from the panicking function down: the

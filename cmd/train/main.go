@@ -25,11 +25,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/s3download"
 	"github.com/sagemaker-go/training/runner"
@@ -42,18 +40,8 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: train [train]\n\nRuns the program named by SAGEMAKER_PROGRAM (or the sagemaker_program\nhyperparameter) under the SageMaker training contract; see `go doc github.com/sagemaker-go/training/cmd/train`.")
 		return 2
 	}
-	e, err := env.Load()
+	e, err := runner.LoadEnv(slog.Default())
 	if err != nil {
-		err = failure.Client(err)
-		base := os.Getenv(env.BaseDirVar)
-		if base == "" {
-			base = env.DefaultBase
-		}
-		path := filepath.Join(base, "output", "failure")
-		slog.Error("Reporting training FAILURE", "error", err)
-		if _, werr := failure.Write(path, err.Error()); werr != nil {
-			slog.Error("cannot write the failure file", "path", path, "error", werr)
-		}
 		return failure.ExitCode(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slogLevel(e.LogLevel)}))

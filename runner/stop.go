@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// stopper is the one stop mechanism of Run and Exec. It catches SIGTERM
+// and SIGINT for the process: the first cancels the context it returned
+// (context.Cause wraps ErrStopped and names the signal), a later one is
+// passed on by again. A nil *stopper catches nothing: the context is then
+// ended only by its parent, and the stop counts as a SIGTERM.
+type stopper struct {
+	sigs     chan os.Signal
+	againC   chan syscall.Signal
+	quit     chan struct{}
+	watching chan struct{}
+
+	mu    sync.Mutex
+	first syscall.Signal
+}
+
+// catchStops installs the handler for SIGTERM and SIGINT and returns the
+// context that the first of them cancels. release undoes it.
+func catchStops(parent context.Context) (context.Context, *stopper) {
+	ctx, cancel := context.WithCancelCause(parent)
+	s := &stopper{
+		sigs:     make(chan os.Signal, 2),
+		againC:   make(chan syscall.Signal, 1),
+		quit:     make(chan struct{}),
+		watching: make(chan struct{}),
+	}
+	signal.Notify(s.sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		defer close(s.watching)
+		defer cancel(nil)
+		for {
+			select {
+			case sig := <-s.sigs:
+				sn := sig.(syscall.Signal)
+				s.mu.Lock()
+				first := s.first == 0
+				if first {
+					s.first = sn
+				}
+				s.mu.Unlock()
+				if first {
+					cancel(fmt.Errorf("%w: %s", ErrStopped, sigName(sn)))
+					continue
+				}
+				select {
+				case s.againC <- sn:
+				default:
+				}
+			case <-s.quit:
+				return
+			}
+		}
+	}()
+	return ctx, s
+}
+
+// release stops catching the signals.
+func (s *stopper) release() {
+	if s == nil {
+		return
+	}
+	signal.Stop(s.sigs)
+	close(s.quit)
+	<-s.watching
+}
+
+// signal returns the first stop signal, and whether one came; without one
+// (a nil stopper, or a context ended by its parent) it returns SIGTERM.
+func (s *stopper) signal() (syscall.Signal, bool) {
+	if s == nil {
+		return syscall.SIGTERM, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.first == 0 {
+		return syscall.SIGTERM, false
+	}
+	return s.first, true
+}
+
+// again delivers a stop signal that came after the first.
+func (s *stopper) again() <-chan syscall.Signal {
+	if s == nil {
+		return nil
+	}
+	return s.againC
+}
+
+// lateStop says why the grace period after a stop ended early or at all.
+type lateStop struct {
+	second syscall.Signal // the second signal; 0 when the grace period ran out
+}
+
+// superviseStop waits until finished is closed. When ctx ends first it
+// calls onStop and starts the grace period; when the grace period runs out
+// or a second stop signal arrives, it calls onLate, once, and returns at
+// once if onLate returns true (else it goes on waiting for finished). It
+// reports whether it returned because finished was closed.
+func (s *stopper) superviseStop(ctx context.Context, finished <-chan struct{}, grace time.Duration, onStop func(), onLate func(lateStop) bool) bool {
+	var (
+		done     = ctx.Done()
+		graceEnd <-chan time.Time
+		again    = s.again()
+	)
+	stop := func() {
+		if done == nil {
+			return
+		}
+		done = nil
+		onStop()
+		t := time.NewTimer(grace)
+		graceEnd = t.C
+	}
+	for {
+		var why lateStop
+		select {
+		case <-finished:
+			return true
+		case <-done:
+			stop()
+			continue
+		case <-graceEnd:
+		case why.second = <-again:
+			stop() // the first signal cancelled ctx before this one came
+		}
+		graceEnd, again = nil, nil
+		if onLate(why) {
+			return false
+		}
+	}
+}
+
+// sigName names SIGTERM and SIGINT the way logs and failure files do.
+func sigName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
+}
+
+// sigExitCode is the exit code of a process ended by s: 128 + its number,
+// what a shell reports.
+func sigExitCode(s syscall.Signal) int { return 128 + int(s) }
