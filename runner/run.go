@@ -107,7 +107,7 @@ func (c *runConfig) run(train TrainFunc) int {
 	if err != nil {
 		return failure.ExitCode(err)
 	}
-	level.Set(runSlogLevel(e.LogLevel))
+	level.Set(SlogLevel(e.LogLevel))
 	log.Info("training starts",
 		"job", e.JobName,
 		"host", e.Resources.CurrentHost,
@@ -167,14 +167,12 @@ func (c *runConfig) run(train TrainFunc) int {
 	}
 }
 
-// runSlogLevel maps Python's logging levels (10 debug … 50 critical) onto
-// slog's (-4 debug … 12).
-func runSlogLevel(py int) slog.Level {
-	if py == 0 {
-		return slog.LevelInfo
-	}
-	return slog.Level((py - 20) * 4 / 10)
-}
+// SlogLevel maps a Python logging level, as in
+// sagemaker_container_log_level (10 DEBUG, 20 INFO, 30 WARNING, 40 ERROR,
+// 50 CRITICAL), onto slog's scale (-4 debug, 0 info, 4 warn, 8 error, 12),
+// values between included: 25 shows warnings, not information, as in
+// Python. 0 (Python's NOTSET) shows everything.
+func SlogLevel(py int) slog.Level { return slog.Level((py - 20) * 4 / 10) }
 
 func runChannelSummary(e env.Env) string {
 	var b strings.Builder

@@ -44,7 +44,7 @@ func run(args []string) int {
 	if err != nil {
 		return failure.ExitCode(err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slogLevel(e.LogLevel)}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: runner.SlogLevel(e.LogLevel)}))
 	opts := []runner.ExecOption{runner.WithDownloader(s3download.Download), runner.WithExecLogger(log)}
 	if s := os.Getenv("SMTRAIN_GRACE_PERIOD"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -58,17 +58,4 @@ func run(args []string) int {
 		opts = append(opts, runner.WithEqualsArgs())
 	}
 	return failure.ExitCode(runner.Exec(context.Background(), e, "", opts...))
-}
-
-// slogLevel maps a Python logging level (10 DEBUG … 40 ERROR) to slog's.
-func slogLevel(py int) slog.Level {
-	switch {
-	case py <= 10:
-		return slog.LevelDebug
-	case py <= 20:
-		return slog.LevelInfo
-	case py <= 30:
-		return slog.LevelWarn
-	}
-	return slog.LevelError
 }
