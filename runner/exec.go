@@ -475,35 +475,23 @@ func (x *execJob) environ() ([]string, error) {
 	return out, nil
 }
 
-// execToolkitVars are the variables the Python toolkit sets in its own
-// process (and so in the program's) besides SM_*: SAGEMAKER_JOB_NAME from
-// the sagemaker_job_name hyperparameter (else, where the toolkit sets "",
-// TRAINING_JOB_NAME), CURRENT_HOST, and SAGEMAKER_REGION from the
-// sagemaker_region hyperparameter, else AWS_DEFAULT_REGION (boto3's
-// default), else AWS_REGION or the job ARN's region.
+// execToolkitVars are env's ToolkitVars, the variables the Python toolkit
+// sets in its own process (and so in the program's) besides SM_*, with
+// useful values where the toolkit sets "" or asks boto3: SAGEMAKER_JOB_NAME
+// falls back to TRAINING_JOB_NAME, and SAGEMAKER_REGION without a
+// sagemaker_region hyperparameter is AWS_DEFAULT_REGION (boto3's default)
+// before AWS_REGION or the job ARN's region.
 func execToolkitVars(e env.Env) map[string]string {
-	fw := func(name string) string {
-		if v, ok := e.Framework.Value(name); ok && v != nil {
-			return pyjson.Str(v)
+	vars := e.ToolkitVars()
+	if vars["SAGEMAKER_JOB_NAME"] == "" {
+		vars["SAGEMAKER_JOB_NAME"] = e.JobName
+	}
+	if v, ok := e.Framework.Value("sagemaker_region"); !ok || v == nil || pyjson.Str(v) == "" {
+		if r := os.Getenv("AWS_DEFAULT_REGION"); r != "" {
+			vars["SAGEMAKER_REGION"] = r
 		}
-		return ""
 	}
-	job := fw("sagemaker_job_name")
-	if job == "" {
-		job = e.JobName
-	}
-	region := fw("sagemaker_region")
-	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION")
-	}
-	if region == "" {
-		region = e.Region
-	}
-	return map[string]string{
-		"SAGEMAKER_JOB_NAME": job,
-		"CURRENT_HOST":       e.Resources.CurrentHost,
-		"SAGEMAKER_REGION":   region,
-	}
+	return vars
 }
 
 // execQuote renders argv for logs and the failure file: words joined by

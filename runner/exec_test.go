@@ -269,6 +269,15 @@ func TestExecToolkitVarsFromHyperparameters(t *testing.T) {
 	assert.Equal(t, "{}", got.environ["SM_HPS"], "framework hyperparameters are not user hyperparameters")
 }
 
+func TestExecRegionFromAWSDefaultRegion(t *testing.T) {
+	e := execTree(t, nil, "run.sh", nil, map[string]string{"run.sh": execShellProgram})
+	t.Setenv("AWS_DEFAULT_REGION", "ap-south-1") // boto3's default region, as the toolkit falls back to
+	require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
+	got := execRead(t, e)
+	assert.Equal(t, "ap-south-1", got.environ["SAGEMAKER_REGION"])
+	assert.Equal(t, "job-exec-test", got.environ["SAGEMAKER_JOB_NAME"], "TRAINING_JOB_NAME where the toolkit sets \"\"")
+}
+
 func TestExecPythonScript(t *testing.T) {
 	testenv.Need(t, "python3")
 	c := execLoadCase(t)
