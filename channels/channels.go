@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -91,27 +92,18 @@ func Parse(data []byte, dataDir string) (Set, error) {
 		err := json.Unmarshal(data, &v)
 		return nil, fmt.Errorf("%s: invalid JSON: %w", FileName, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("%s: invalid JSON: %w", FileName, err)
+	// The JSON is valid: walk it directly, keeping the order of the
+	// channels (their Index) and seeing duplicate names, which
+	// encoding/json would hide.
+	members, kind := objectMembers(data)
+	if kind != "an object" {
+		return nil, fmt.Errorf("%s: want a JSON object of channels, got %s", FileName, kind)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("%s: want a JSON object of channels, got %s", FileName, jsonKind(tok))
-	}
-	set := Set{}
+	set := make(Set, len(members))
 	var errs []error
-	for index := 0; dec.More(); index++ {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %w", FileName, err)
-		}
-		name := tok.(string) // object keys are always strings
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %w", FileName, err)
-		}
-		c, cerrs := parseChannel(name, raw, dataDir)
+	for index, m := range members {
+		name := m.name()
+		c, cerrs := parseChannel(name, m.value, dataDir)
 		c.Index = index
 		if _, dup := set[name]; dup {
 			cerrs = append(cerrs, fmt.Errorf("%s: channel %q: appears more than once", FileName, name))
@@ -125,31 +117,125 @@ func Parse(data []byte, dataDir string) (Set, error) {
 	return set, nil
 }
 
-func jsonKind(tok any) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '[' {
-			return "an array"
-		}
-		return "an object"
-	case string:
-		return "a string"
-	case float64, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return fmt.Sprintf("%T", tok)
+type member struct {
+	key   []byte // the raw key, quotes included
+	value []byte
 }
 
-func rawKind(raw json.RawMessage) string {
-	tok, err := json.NewDecoder(bytes.NewReader(raw)).Token()
-	if err != nil {
-		return "invalid JSON"
+// name decodes the member's key.
+func (m member) name() string {
+	k := m.key
+	if bytes.IndexByte(k, '\\') < 0 {
+		return string(k[1 : len(k)-1])
 	}
-	return jsonKind(tok)
+	var s string
+	if err := json.Unmarshal(k, &s); err != nil {
+		return string(k)
+	}
+	return s
+}
+
+// Allowed values of the enumerated keys.
+var (
+	modes         = []string{string(File), string(FastFile), string(Pipe)}
+	distributions = []string{FullyReplicated, ShardedByS3Key}
+	wrappers      = []string{None, RecordIO}
+	compressions  = []string{None, Gzip}
+)
+
+// objectMembers returns the members of the JSON object in data, in order,
+// and the kind of value data is ("an object", "an array", ...). data must
+// be valid JSON.
+func objectMembers(data []byte) ([]member, string) {
+	i := skipSpace(data, 0)
+	kind := valueKind(data[i:])
+	if kind != "an object" {
+		return nil, kind
+	}
+	members := make([]member, 0, 8)
+	i = skipSpace(data, i+1)
+	for i < len(data) && data[i] == '"' {
+		end := skipValue(data, i)
+		key := data[i:end]
+		i = skipSpace(data, end)
+		i = skipSpace(data, i+1) // ':'
+		end = skipValue(data, i)
+		members = append(members, member{key, data[i:end]})
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return members, kind
+}
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at d[i].
+func skipValue(d []byte, i int) int {
+	if i >= len(d) {
+		return i
+	}
+	switch d[i] {
+	case '"':
+		for j := i + 1; j < len(d); j++ {
+			switch d[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(d)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(d); j++ {
+			switch d[j] {
+			case '"':
+				j = skipValue(d, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(d)
+	}
+	j := i
+	for ; j < len(d); j++ {
+		switch d[j] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return j
+		}
+	}
+	return j
+}
+
+// valueKind names the kind of the JSON value v starts with, for errors.
+func valueKind(v []byte) string {
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // validName reports whether name matches [A-Za-z0-9.\-_]+ within MaxNameLen.
@@ -168,7 +254,7 @@ func validName(name string) bool {
 	return true
 }
 
-func parseChannel(name string, raw json.RawMessage, dataDir string) (Channel, []error) {
+func parseChannel(name string, raw []byte, dataDir string) (Channel, []error) {
 	c := Channel{
 		Name:               name,
 		Dir:                filepath.Join(dataDir, name),
@@ -184,38 +270,62 @@ func parseChannel(name string, raw json.RawMessage, dataDir string) (Channel, []
 	if !validName(name) {
 		bad("want a name of 1 to %d characters from [A-Za-z0-9.-_]", MaxNameLen)
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		bad("want a JSON object, got %s", rawKind(raw))
+	members, kind := objectMembers(raw)
+	if kind != "an object" {
+		bad("want a JSON object, got %s", kind)
 		return c, errs
 	}
-	str := func(key string, allowed []string, dst *string) {
-		v, ok := obj[key]
-		if !ok {
-			return
+	var mode string
+	for _, m := range members {
+		var dst *string
+		var allowed []string
+		var key string
+		k := m.key
+		if bytes.IndexByte(k, '\\') >= 0 { // an escaped spelling
+			k = []byte(strconv.Quote(m.name()))
+		}
+		switch string(k) { // no allocation
+		case `"TrainingInputMode"`:
+			key, dst, allowed = "TrainingInputMode", &mode, modes
+		case `"S3DistributionType"`:
+			key, dst, allowed = "S3DistributionType", &c.S3DistributionType, distributions
+		case `"RecordWrapperType"`:
+			key, dst, allowed = "RecordWrapperType", &c.RecordWrapperType, wrappers
+		case `"CompressionType"`:
+			key, dst, allowed = "CompressionType", &c.CompressionType, compressions
+		case `"ContentType"`:
+			key, dst = "ContentType", &c.ContentType
+		default:
+			continue // keys the platform may add
+		}
+		v := m.value
+		if kind := valueKind(v); kind != "a string" {
+			bad("%q: want a string, got %s", key, kind)
+			continue
 		}
 		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			bad("%q: want a string, got %s", key, rawKind(v))
-			return
+		if bytes.IndexByte(v, '\\') >= 0 {
+			if err := json.Unmarshal(v, &s); err != nil {
+				bad("%q: %v", key, err)
+				continue
+			}
+		} else if i := slices.IndexFunc(allowed, func(a string) bool { return string(v[1:len(v)-1]) == a }); i >= 0 {
+			*dst = allowed[i] // the usual values: no allocation
+			continue
+		} else {
+			s = string(v[1 : len(v)-1])
 		}
 		if allowed != nil && !slices.Contains(allowed, s) {
 			bad("%q: want one of %q, got %q", key, allowed, s)
-			return
+			continue
 		}
 		*dst = s
 	}
-	var mode string
-	str("TrainingInputMode", []string{string(File), string(FastFile), string(Pipe)}, &mode)
 	if mode != "" {
 		c.Mode = Mode(mode)
 	}
-	str("S3DistributionType", []string{FullyReplicated, ShardedByS3Key}, &c.S3DistributionType)
-	str("RecordWrapperType", []string{None, RecordIO}, &c.RecordWrapperType)
-	str("CompressionType", []string{None, Gzip}, &c.CompressionType)
-	str("ContentType", nil, &c.ContentType)
-	if len(c.ContentType) > MaxContentTypeLen {
-		bad("%q: want at most %d characters, got %d", "ContentType", MaxContentTypeLen, len(c.ContentType))
+	if n := utf8.RuneCountInString(c.ContentType); n > MaxContentTypeLen {
+		bad("%q: want at most %d characters, got %d", "ContentType", MaxContentTypeLen, n)
 	}
 	return c, errs
 }

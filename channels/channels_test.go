@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +35,13 @@ func TestParseDefaults(t *testing.T) {
 		RecordWrapperType: None, CompressionType: None, Index: 0}, s["b"])
 	assert.Equal(t, FastFile, s["a"].Mode)
 	assert.Equal(t, 1, s["a"].Index)
+
+	// JSON escapes in keys and values mean what encoding/json says.
+	s, err = Parse([]byte(`{"t\u0031":{"Training\u0049nputMode":"P\u0069pe","ContentType":"a\/b","X":{"y":["}"]}}}`), "/d")
+	require.NoError(t, err)
+	assert.Equal(t, Pipe, s["t1"].Mode)
+	assert.Equal(t, "a/b", s["t1"].ContentType)
+	assert.Equal(t, "/d/t1", s["t1"].Dir)
 
 	s, err = Parse([]byte(` {} `), "/d")
 	require.NoError(t, err)
@@ -234,6 +242,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`[1,2]`))
 	f.Add([]byte("{\"\xff\":{}}"))
 	f.Add([]byte(`{"a":{"TrainingInputMode":7}}`))
+	f.Add([]byte(`{"t\u0031":{"Training\u0049nputMode":"P\u0069pe","ContentType":"a\"}","X":{"y":["}",1e5,true,null]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse(data, "/d")
 		if err != nil {
@@ -244,6 +253,26 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error without file name: %v", err)
 			}
 			return
+		}
+		// The hand-written walk agrees with encoding/json.
+		var ref map[string]map[string]any
+		if err := json.Unmarshal(data, &ref); err != nil {
+			t.Fatalf("Parse accepted what encoding/json refuses: %v", err)
+		}
+		if len(ref) != len(s) {
+			t.Fatalf("%d channels, encoding/json sees %d", len(s), len(ref))
+		}
+		for name, obj := range ref {
+			c, ok := s[name]
+			if !ok {
+				t.Fatalf("channel %q missing", name)
+			}
+			if m, ok := obj["TrainingInputMode"].(string); ok && Mode(m) != c.Mode {
+				t.Fatalf("channel %q: mode %q, encoding/json says %q", name, c.Mode, m)
+			}
+			if ct, ok := obj["ContentType"].(string); ok && ct != c.ContentType {
+				t.Fatalf("channel %q: content type %q, encoding/json says %q", name, c.ContentType, ct)
+			}
 		}
 		// What parses writes back, and reads back the same.
 		out, err := s.Marshal()
