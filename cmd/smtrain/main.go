@@ -1,5 +1,7 @@
-// Command smtrain is the developer CLI: env, local, submit, describe, stop,
-// logs, pipe.
+// Command smtrain is the developer CLI: env, local, pipe, and submit,
+// describe, stop, logs, which run the smtrain-sagemaker executable (see
+// forward.go) so that smtrain itself does not link the AWS SDK and starts
+// in a few milliseconds.
 package main
 
 import (
