@@ -1,19 +1,16 @@
 package sagemaker
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sagemaker-go/training/internal/safetar"
 )
 
 // DownloadModel fetches the model.tar.gz at s3uri (a result's
@@ -41,15 +38,11 @@ func (c *Client) DownloadModel(ctx context.Context, s3uri, dir string) ([]string
 
 // ExtractTarGz unpacks a gzip-compressed tar stream into dir, creating dir
 // if needed. Only directories and regular files are written; an entry that
-// is absolute, climbs out of dir (".."), or is a link or device is refused.
-// Every file is written to a temporary name and renamed into place, so a
-// failure never leaves a half-written file. It returns the paths written,
-// relative to dir.
+// is absolute, climbs out of dir (".."), or is a link or device is refused
+// (internal/safetar). Every file is written to a temporary name and renamed
+// into place, so a failure never leaves a half-written file. It returns the
+// paths written, relative to dir.
 func ExtractTarGz(r io.Reader, dir string) ([]string, error) {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, fmt.Errorf("model.tar.gz: %w", err)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -58,64 +51,9 @@ func ExtractTarGz(r io.Reader, dir string) ([]string, error) {
 		return nil, err
 	}
 	defer root.Close()
-	tr := tar.NewReader(zr)
-	var files []string
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return files, fmt.Errorf("model.tar.gz: %w", err)
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if name == "." {
-			continue
-		}
-		if !filepath.IsLocal(filepath.FromSlash(name)) {
-			return files, fmt.Errorf("model.tar.gz: entry %q: want a relative path inside the archive, refusing to write outside %s", h.Name, dir)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := root.MkdirAll(name, 0o755); err != nil {
-				return files, fmt.Errorf("model.tar.gz: entry %q: %w", h.Name, err)
-			}
-		case tar.TypeReg:
-			if err := writeEntry(root, name, tr, h.FileInfo().Mode().Perm()); err != nil {
-				return files, fmt.Errorf("model.tar.gz: entry %q: %w", h.Name, err)
-			}
-			files = append(files, name)
-		default:
-			return files, fmt.Errorf("model.tar.gz: entry %q: type %q (links and devices) is not extracted", h.Name, string(h.Typeflag))
-		}
-	}
-	// Read to the end so that a corrupt gzip trailer is reported.
-	if _, err := io.Copy(io.Discard, zr); err != nil {
+	files, err := safetar.ExtractGzip(r, root, safetar.Options{Dir: "model directory " + dir})
+	if err != nil {
 		return files, fmt.Errorf("model.tar.gz: %w", err)
 	}
 	return files, nil
-}
-
-func writeEntry(root *os.Root, name string, r io.Reader, perm os.FileMode) error {
-	if d := path.Dir(name); d != "." {
-		if err := root.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp := name + ".part"
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm|0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(tmp, name)
-	}
-	if err != nil {
-		root.Remove(tmp)
-	}
-	return err
 }
