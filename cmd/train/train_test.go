@@ -426,36 +426,37 @@ func TestTrainStreams200MB(t *testing.T) {
 }
 
 // TestTrainOverhead compares `train` running /bin/true with /bin/true run
-// directly, whole process each time.
+// directly, whole process each time. The two are run in turn, so that load
+// from elsewhere on the machine falls on both alike, and the fastest run of
+// each is compared: the one least disturbed by that load. On a busy machine
+// 50 pairs may not hold one undisturbed run of train, so up to 250 are run
+// until the overhead is within the bound.
 func TestTrainOverhead(t *testing.T) {
 	base := tree(t, nil, nil)
-	const n = 50
-	timeIt := func(cmd func() *exec.Cmd) []time.Duration {
-		var d []time.Duration
-		for range n {
-			c := cmd()
-			s := time.Now()
-			out, err := c.CombinedOutput()
-			d = append(d, time.Since(s))
-			require.NoError(t, err, "%s", out)
-		}
-		slices.Sort(d)
+	const bound = 5 * time.Millisecond
+	timeIt := func(c *exec.Cmd) time.Duration {
+		s := time.Now()
+		out, err := c.CombinedOutput()
+		d := time.Since(s)
+		require.NoError(t, err, "%s", out)
 		return d
 	}
-	direct := timeIt(func() *exec.Cmd { return exec.Command("/bin/true") })
-	wrapped := timeIt(func() *exec.Cmd { return command(base, "/bin/true", "SAGEMAKER_CONTAINER_LOG_LEVEL=40") })
-	mean := func(d []time.Duration) time.Duration {
-		var s time.Duration
-		for _, x := range d {
-			s += x
+	var direct, wrapped []time.Duration
+	for len(direct) < 250 {
+		direct = append(direct, timeIt(exec.Command("/bin/true")))
+		wrapped = append(wrapped, timeIt(command(base, "/bin/true", "SAGEMAKER_CONTAINER_LOG_LEVEL=40")))
+		if len(direct) >= 50 && slices.Min(wrapped)-slices.Min(direct) < bound {
+			break
 		}
-		return s / time.Duration(len(d))
 	}
-	t.Logf("/bin/true direct: min %v median %v mean %v", direct[0], direct[n/2], mean(direct))
-	t.Logf("train /bin/true:  min %v median %v mean %v", wrapped[0], wrapped[n/2], mean(wrapped))
-	t.Logf("overhead: min %v median %v mean %v", wrapped[0]-direct[0], wrapped[n/2]-direct[n/2], mean(wrapped)-mean(direct))
-	// The fastest runs are the least disturbed by other load on the machine.
-	assert.Less(t, wrapped[0]-direct[0], 5*time.Millisecond)
+	slices.Sort(direct)
+	slices.Sort(wrapped)
+	n := len(direct)
+	t.Logf("%d runs each", n)
+	t.Logf("/bin/true direct: min %v median %v", direct[0], direct[n/2])
+	t.Logf("train /bin/true:  min %v median %v", wrapped[0], wrapped[n/2])
+	t.Logf("overhead: min %v median %v", wrapped[0]-direct[0], wrapped[n/2]-direct[n/2])
+	assert.Less(t, wrapped[0]-direct[0], bound)
 }
 
 // s3Object serves one object path-style, like S3 GetObject.
