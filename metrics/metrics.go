@@ -233,7 +233,7 @@ func ParseLine(s string) (Line, bool) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return Line{}, false
 	}
-	if !numberRE.MatchString(s[eq+1 : semi]) {
+	if !numberRE().MatchString(s[eq+1 : semi]) {
 		return Line{}, false
 	}
 	l.Value = v
@@ -253,4 +253,7 @@ func ParseLine(s string) (Line, bool) {
 	return l, true
 }
 
-var numberRE = regexp.MustCompile(`^(?:` + number + `)$`)
+// numberRE is compiled on first use: a training program that only emits
+// metrics does not pay for it at start-up (0.06-0.08 ms and 200
+// allocations of package initialisation).
+var numberRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:` + number + `)$`) })
