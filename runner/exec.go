@@ -34,16 +34,15 @@ type ExecOption func(*execConfig)
 type Downloader func(ctx context.Context, uri, dst string) error
 
 type execConfig struct {
-	stdout, stderr  io.Writer
-	grace           time.Duration
-	equalsArgs      bool
-	download        Downloader
-	maxTotal        int64
-	maxFile         int64
-	log             *slog.Logger
-	python          string
-	forwardSignals  bool
-	drainAfterClose time.Duration
+	stdout, stderr io.Writer
+	grace          time.Duration
+	equalsArgs     bool
+	download       Downloader
+	maxTotal       int64
+	maxFile        int64
+	log            *slog.Logger
+	python         string
+	forwardSignals bool
 }
 
 // WithEqualsArgs passes hyperparameters as "--name=value" tokens instead of
@@ -153,7 +152,7 @@ func Exec(ctx context.Context, e env.Env, program string, opts ...ExecOption) er
 	c := execConfig{
 		stdout: os.Stdout, stderr: os.Stderr,
 		grace: DefaultGracePeriod, maxTotal: DefaultSubmitMaxTotal, maxFile: DefaultSubmitMaxFile,
-		python: "python3", forwardSignals: true, drainAfterClose: 5 * time.Second,
+		python: "python3", forwardSignals: true,
 	}
 	for _, o := range opts {
 		o(&c)

@@ -23,6 +23,11 @@ import (
 // execTailBytes bounds the stderr kept for the failure file.
 const execTailBytes = 8 << 10
 
+// execDrainAfterExit bounds how long the output is read after the program
+// and its process group are gone: a process outside the group may hold the
+// pipes open.
+const execDrainAfterExit = 5 * time.Second
+
 // execStreamBuf is the size of the buffer each output stream is copied
 // through; a line longer than this is passed on in pieces.
 const execStreamBuf = 64 << 10
@@ -123,7 +128,7 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 	go func() { copiers.Wait(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(x.cfg.drainAfterClose):
+	case <-time.After(execDrainAfterExit):
 		// A process outside the group still holds the pipes open.
 		x.cfg.log.Warn("output still open after the program exited; closing it", "pid", pid)
 	}
@@ -242,17 +247,15 @@ func execCopyLines(dst io.Writer, src io.Reader, tail *execTail) {
 	}
 }
 
-// execTail keeps the last max bytes written to it.
+// execTail keeps the last max bytes written to it. It is written by the
+// stderr copier and read once that has finished.
 type execTail struct {
-	mu    sync.Mutex
 	max   int
 	buf   []byte
 	total int64
 }
 
 func (t *execTail) Write(p []byte) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.total += int64(len(p))
 	if len(p) >= t.max {
 		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
@@ -267,8 +270,6 @@ func (t *execTail) Write(p []byte) {
 // String returns the kept bytes as valid UTF-8, starting at a line
 // boundary when the beginning was dropped, without the final newline.
 func (t *execTail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	b := t.buf
 	if len(b) > t.max {
 		b = b[len(b)-t.max:]
