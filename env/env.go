@@ -226,12 +226,7 @@ func newEnv(base string, f Files, rcPath string) (Env, error) {
 	}
 
 	if f.ResourceConfig == nil {
-		where := ""
-		if rcPath != "" {
-			where = " (" + rcPath + ")"
-		}
-		errs = append(errs, fmt.Errorf("%s: missing%s: SageMaker always writes it; a local tree needs one too: %w",
-			resources.FileName, where, fs.ErrNotExist))
+		errs = append(errs, resources.MissingError(rcPath))
 	} else if rc, err := resources.Parse(f.ResourceConfig); err != nil {
 		errs = append(errs, err)
 	} else {

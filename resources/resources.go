@@ -203,12 +203,22 @@ func stringList(x any) ([]string, error) {
 	return out, nil
 }
 
+// MissingError is the error for a resourceconfig.json that does not exist
+// at path ("" when unknown); it wraps fs.ErrNotExist.
+func MissingError(path string) error {
+	where := ""
+	if path != "" {
+		where = " (" + path + ")"
+	}
+	return fmt.Errorf("%s: missing%s: SageMaker always writes it; a local tree needs one too: %w", FileName, where, fs.ErrNotExist)
+}
+
 // ReadFile reads and parses a resourceconfig.json file.
 func ReadFile(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Config{}, fmt.Errorf("%s: missing (%s): SageMaker always writes it; a local tree needs one too: %w", FileName, path, err)
+			return Config{}, MissingError(path)
 		}
 		return Config{}, fmt.Errorf("%s: %w", FileName, err)
 	}

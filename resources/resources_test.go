@@ -129,10 +129,11 @@ func TestParseBad(t *testing.T) {
 }
 
 func TestReadFileMissing(t *testing.T) {
-	_, err := resources.ReadFile(filepath.Join(t.TempDir(), "resourceconfig.json"))
+	path := filepath.Join(t.TempDir(), "resourceconfig.json")
+	_, err := resources.ReadFile(path)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	assert.Contains(t, err.Error(), "resourceconfig.json: missing")
+	assert.Contains(t, err.Error(), "resourceconfig.json: missing ("+path+"): SageMaker always writes it")
 }
 
 func TestWriteFileRoundTrip(t *testing.T) {
