@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/conformance"
 )
 
 // execChunkReader returns its data in reads of n bytes, to split lines
@@ -81,50 +83,16 @@ func TestExecFailureReasonFormat(t *testing.T) {
 	assert.Equal(t, `python train.py --name 'resnet 50' --x 'it'"'"'s' ''`, execQuote([]string{"python", "train.py", "--name", "resnet 50", "--x", "it's", ""}))
 }
 
-// execCases returns the conformance cases of area as (input, expected)
-// pairs, multi cases unrolled.
-func execCases(t *testing.T, area string) [][2]json.RawMessage {
-	t.Helper()
-	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
-	require.NoError(t, err)
-	var all []struct {
-		Area     string          `json:"area"`
-		Source   string          `json:"source"`
-		Input    json.RawMessage `json:"input"`
-		Expected json.RawMessage `json:"expected"`
-		Multi    bool            `json:"multi"`
-	}
-	require.NoError(t, json.Unmarshal(data, &all))
-	var out [][2]json.RawMessage
-	for _, c := range all {
-		if c.Area != area {
-			continue
-		}
-		if !c.Multi {
-			out = append(out, [2]json.RawMessage{c.Input, c.Expected})
-			continue
-		}
-		var in, want []json.RawMessage
-		require.NoError(t, json.Unmarshal(c.Input, &in))
-		require.NoError(t, json.Unmarshal(c.Expected, &want))
-		for i := range in {
-			out = append(out, [2]json.RawMessage{in[i], want[i]})
-		}
-	}
-	require.NotEmpty(t, out, "no cases for %s", area)
-	return out
-}
-
 func TestExecConformanceEntryPointType(t *testing.T) {
 	names := map[execProgramKind]string{execShell: "COMMAND", execCommand: "COMMAND", execPythonProgram: "PYTHON_PROGRAM", execPythonPackage: "PYTHON_PACKAGE"}
-	for _, c := range execCases(t, "entry_point.type") {
+	for _, c := range conformance.Cases(t, "entry_point.type") {
 		var in struct {
 			DirListing []string `json:"dir_listing"`
 			Name       string   `json:"name"`
 		}
 		var want string
-		require.NoError(t, json.Unmarshal(c[0], &in))
-		require.NoError(t, json.Unmarshal(c[1], &want))
+		require.NoError(t, json.Unmarshal(c.Input, &in))
+		require.NoError(t, json.Unmarshal(c.Expected, &want))
 		got := execKind(in.Name, slices.Contains(in.DirListing, "setup.py"))
 		assert.Equal(t, want, names[got], "%s in %v", in.Name, in.DirListing)
 	}
@@ -132,7 +100,7 @@ func TestExecConformanceEntryPointType(t *testing.T) {
 
 func TestExecConformanceInstall(t *testing.T) {
 	n := 0
-	for _, c := range execCases(t, "entry_point.install") {
+	for _, c := range conformance.Cases(t, "entry_point.install") {
 		var in struct {
 			EntryPoint   *string `json:"entry_point"`
 			SetupPy      bool    `json:"setup.py"`
@@ -142,8 +110,8 @@ func TestExecConformanceInstall(t *testing.T) {
 			Cmd        []string `json:"cmd"`
 			ErrorClass string   `json:"error_class"`
 		}
-		require.NoError(t, json.Unmarshal(c[0], &in))
-		if json.Unmarshal(c[1], &want) != nil || want.ErrorClass == "" {
+		require.NoError(t, json.Unmarshal(c.Input, &in))
+		if json.Unmarshal(c.Expected, &want) != nil || want.ErrorClass == "" {
 			continue // CodeArtifact, chmod and interpreter cases: see the notes
 		}
 		program := "train.py"
@@ -159,24 +127,18 @@ func TestExecConformanceInstall(t *testing.T) {
 }
 
 func TestExecConformanceErrorFormat(t *testing.T) {
-	for _, c := range execCases(t, "errors.format") {
+	for _, c := range conformance.Cases(t, "errors.format") {
 		var in struct {
 			Class      string   `json:"class"`
 			Cmd        []string `json:"cmd"`
 			ReturnCode int      `json:"return_code"`
-			Output     any      `json:"output"`
+			Output     string   `json:"output"`
 			Info       string   `json:"info"`
 		}
 		var want string
-		require.NoError(t, json.Unmarshal(c[0], &in))
-		require.NoError(t, json.Unmarshal(c[1], &want))
-		out := ""
-		switch o := in.Output.(type) {
-		case string:
-			out = o
-		case map[string]any:
-			out = o["__bytes__"].(string)
-		}
+		require.NoError(t, json.Unmarshal(c.Input, &in))
+		require.NoError(t, json.Unmarshal(c.Expected, &want))
+		out := in.Output // bytes in the toolkit, a string here (conformance.Case)
 		if out == "" {
 			// train never writes an empty ErrorMessage: see the notes.
 			continue

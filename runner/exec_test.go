@@ -19,6 +19,7 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/runner"
 )
@@ -32,31 +33,17 @@ type execCase struct {
 
 func execLoadCase(t *testing.T) execCase {
 	t.Helper()
-	data, err := os.ReadFile("../testdata/python-toolkit-cases.json")
-	require.NoError(t, err)
-	var cases []struct {
-		Area     string          `json:"area"`
-		Input    json.RawMessage `json:"input"`
-		Expected json.RawMessage `json:"expected"`
+	c := conformance.Cases(t, "errors.failure_file")[0]
+	var in map[string]json.RawMessage
+	var want struct {
+		ChildArgv []string `json:"child_argv"`
 	}
-	require.NoError(t, json.Unmarshal(data, &cases))
-	for _, c := range cases {
-		if c.Area != "errors.failure_file" {
-			continue
-		}
-		var in []map[string]json.RawMessage
-		var want []struct {
-			ChildArgv []string `json:"child_argv"`
-		}
-		require.NoError(t, json.Unmarshal(c.Input, &in))
-		require.NoError(t, json.Unmarshal(c.Expected, &want))
-		var hps map[string]string
-		require.NoError(t, json.Unmarshal(in[0]["hyperparameters.json"], &hps))
-		delete(hps, "sagemaker_program")
-		return execCase{hps: hps, argv: want[0].ChildArgv}
-	}
-	t.Fatal("conformance case errors.failure_file not found")
-	return execCase{}
+	require.NoError(t, json.Unmarshal(c.Input, &in))
+	require.NoError(t, json.Unmarshal(c.Expected, &want))
+	var hps map[string]string
+	require.NoError(t, json.Unmarshal(in["hyperparameters.json"], &hps))
+	delete(hps, "sagemaker_program")
+	return execCase{hps: hps, argv: want.ChildArgv}
 }
 
 // execTree writes a one-host /opt/ml tree with hps (plus sagemaker_program
