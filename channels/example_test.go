@@ -3,8 +3,10 @@ package channels_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/channels/recordio"
@@ -65,4 +67,23 @@ func ExampleParse() {
 	// Output:
 	// Pipe /opt/ml/input/data/train_0
 	// inputdataconfig.json: channel "train": "TrainingInputMode": want one of ["File" "FastFile" "Pipe"], got "Stream"
+}
+
+func ExampleLineReader() {
+	r := channels.NewLineReader(strings.NewReader("a,1\r\nb,2\nc,3"))
+	for {
+		line, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%q\n", line)
+	}
+	// Output:
+	// "a,1"
+	// "b,2"
+	// "c,3"
 }
