@@ -247,9 +247,6 @@ func appendAtom(b *strings.Builder, v any, none, yes, no string) bool {
 }
 
 func appendJSON(b *strings.Builder, v any) {
-	if appendAtom(b, v, "null", "true", "false") {
-		return
-	}
 	switch v := v.(type) {
 	case float64:
 		appendJSONFloat(b, v)
@@ -272,7 +269,9 @@ func appendJSON(b *strings.Builder, v any) {
 	case map[string]string:
 		appendJSONObject(b, sortedKeys(v), v, appendJSONString)
 	default:
-		appendReflect(b, v)
+		if !appendAtom(b, v, "null", "true", "false") {
+			appendReflect(b, v)
+		}
 	}
 }
 
@@ -367,9 +366,6 @@ func Repr(v any) string {
 }
 
 func appendRepr(b *strings.Builder, v any) {
-	if appendAtom(b, v, "None", "True", "False") {
-		return
-	}
 	switch v := v.(type) {
 	case float64:
 		var tmp [32]byte
@@ -385,6 +381,9 @@ func appendRepr(b *strings.Builder, v any) {
 	case map[string]any:
 		appendReprDict(b, sortedKeys(v), v) // Go maps have no order: sorted keys
 	default:
+		if appendAtom(b, v, "None", "True", "False") {
+			return
+		}
 		// Other Go types print as the value their JSON form parses to.
 		if pv, err := Parse([]byte(Dumps(v))); err == nil {
 			appendRepr(b, pv)
