@@ -17,15 +17,26 @@ import (
 	"github.com/sagemaker-go/training/internal/testenv"
 )
 
-// The last stage of Dockerfile, with the binaries built by the test (no
-// registry, no network).
-const dockerfile = `FROM scratch
-COPY train /usr/bin/train
-COPY algo /opt/ml/code/algo
-ENV PATH=/usr/bin SAGEMAKER_PROGRAM=algo
-`
+// finalStage is the last stage of the Dockerfile beside this file, with
+// the binaries built by the test copied from the build context instead of
+// from the build stages (no registry, no network).
+func finalStage(t *testing.T) string {
+	t.Helper()
+	df := read(t, "Dockerfile")
+	final := df[strings.LastIndex(df, "\nFROM ")+1:]
+	require.True(t, strings.HasPrefix(final, "FROM scratch\n"), final)
+	for from, to := range map[string]string{
+		"COPY --from=train /go/bin/train ": "COPY train ",
+		"COPY --from=algo /algo ":          "COPY algo ",
+	} {
+		require.Contains(t, final, from)
+		final = strings.Replace(final, from, to, 1)
+	}
+	return final
+}
 
-func build(t *testing.T, dir string, cmd *exec.Cmd) {
+// mustRun runs cmd and fails t with its output when it fails.
+func mustRun(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%v: %s", cmd.Args, out)
@@ -38,15 +49,15 @@ func image(t *testing.T) string {
 	dir := t.TempDir()
 	gb := exec.Command("go", "build", "-o", filepath.Join(dir, "train"), "../../cmd/train")
 	gb.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build(t, dir, gb)
+	mustRun(t, gb)
 	if out, err := exec.Command("cc", "-static", "-O2", "-o", filepath.Join(dir, "algo"), "algo/algo.c").CombinedOutput(); err != nil {
 		testenv.Missing(t, "cc -static (static libc, e.g. libc6-dev): "+string(out))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(finalStage(t)), 0o644))
 	tag := fmt.Sprintf("smtrain-wrap-test:%d-%d", os.Getpid(), time.Now().UnixNano())
 	db := exec.Command("docker", "build", "-q", "-t", tag, dir)
 	db.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	build(t, dir, db)
+	mustRun(t, db)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	return tag
 }
@@ -108,7 +119,7 @@ func TestImageFromScratch(t *testing.T) {
 	t.Run("stop", func(t *testing.T) {
 		base, vols := tree(t, map[string]string{"wait_for_stop": "true"})
 		name := strings.NewReplacer(":", "-", ".", "-").Replace(tag) + "-stop"
-		build(t, "", exec.Command("docker", append(append([]string{"run", "-d", "--name", name}, vols...), tag, "train")...))
+		mustRun(t, exec.Command("docker", append(append([]string{"run", "-d", "--name", name}, vols...), tag, "train")...))
 		t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
 		logs := exec.Command("docker", "logs", "-f", name)
 		stdout, err := logs.StdoutPipe()
@@ -119,7 +130,7 @@ func TestImageFromScratch(t *testing.T) {
 		}
 		require.Equal(t, "ready", sc.Text(), "the program never got ready")
 		// docker stop sends SIGTERM to train (PID 1), as StopTrainingJob does.
-		build(t, "", exec.Command("docker", "stop", "-t", "60", name))
+		mustRun(t, exec.Command("docker", "stop", "-t", "60", name))
 		logs.Wait()
 		code, err := exec.Command("docker", "inspect", "-f", "{{.State.ExitCode}}", name).Output()
 		require.NoError(t, err)
