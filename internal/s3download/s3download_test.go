@@ -71,6 +71,36 @@ func TestDownloadPathStyle(t *testing.T) {
 	assert.Contains(t, r.Header.Get("Authorization"), "/us-west-2/s3/aws4_request", "signed for SAGEMAKER_REGION")
 }
 
+// TestDownloadContainerCredentials takes the credentials from the container
+// credentials endpoint, where SageMaker gives a training container its
+// role's credentials (here AWS_CONTAINER_CREDENTIALS_FULL_URI on loopback;
+// on SageMaker AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), with no keys in the
+// environment or in files.
+func TestDownloadContainerCredentials(t *testing.T) {
+	seen := make(chan *http.Request, 10)
+	srv := s3Server(t, map[string]string{"b/k.tar.gz": "object bytes"}, seen)
+	isolate(t, srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	creds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/role" || r.Header.Get("Authorization") != "container-token" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		_, _ = w.Write([]byte(`{"AccessKeyId":"AKIDCONTAINER","SecretAccessKey":"secret","Token":"session-token","Expiration":"` + exp + `"}`))
+	}))
+	t.Cleanup(creds.Close)
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", creds.URL+"/role")
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-token")
+
+	require.NoError(t, s3download.Download(context.Background(), "s3://b/k.tar.gz", filepath.Join(t.TempDir(), "x")))
+	r := <-seen
+	assert.Contains(t, r.Header.Get("Authorization"), "Credential=AKIDCONTAINER/")
+	assert.Equal(t, "session-token", r.Header.Get("X-Amz-Security-Token"))
+}
+
 func TestDownloadRegionAndEndpointPrecedence(t *testing.T) {
 	isolate(t, "http://from-s3-endpoint-url")
 	t.Setenv("AWS_REGION", "eu-central-1")
