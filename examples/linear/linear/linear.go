@@ -403,6 +403,8 @@ func (r *rows) parse(s string, line int) error {
 	return nil
 }
 
+// checkFeatures checks that channel ch has the model's number of features,
+// n; a model without weights yet gets n features.
 func (m *Model) checkFeatures(n int, ch string) error {
 	if m.Features == 0 && m.Weights == nil {
 		m.Features = n
@@ -484,8 +486,8 @@ func (m *Model) evaluate(ctx context.Context, ch channels.Channel, pass int) (lo
 	var right int
 	err = r.each(ctx, nil, func(y, x []float64) error {
 		f := r.features
-		if f != m.Features {
-			return failure.Clientf("channel %s: %d features, the model has %d", ch.Name, f, m.Features)
+		if err := m.checkFeatures(f, ch.Name); err != nil {
+			return err
 		}
 		for i := range y {
 			if err := checkLabel(m.Objective, y[i], ch.Name); err != nil {

@@ -276,6 +276,18 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+func TestValidationWithOtherFeatures(t *testing.T) {
+	captureMetrics(t)
+	e := envtest.New(t,
+		envtest.WithFiles("train", map[string][]byte{"a.csv": []byte("1,2,3\n")}),
+		envtest.WithFiles("validation", map[string][]byte{"a.csv": []byte("1,2\n")}),
+	)
+	err := linear.Train(context.Background(), e)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "channel validation: 1 features, the model has 2")
+	assert.Equal(t, failure.ClientError, failure.KindOf(err))
+}
+
 func TestNoTrainChannel(t *testing.T) {
 	e := envtest.New(t, envtest.WithFiles("other", map[string][]byte{"a": []byte("1,2\n")}))
 	err := linear.Train(context.Background(), e)
