@@ -5,7 +5,7 @@
 // downloads and unpacks its model.tar.gz.
 //
 // It is the launcher side of the SageMaker contract (the Python SDK's
-// Estimator.fit). It is the only package of this module, with cmd/smtrain and
+// Estimator.fit). It is the only package of this module, with cmd/smtrain-sagemaker and
 // the S3 download of cmd/train, that links the AWS SDK; training programs
 // never import it.
 //
