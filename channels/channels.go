@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
@@ -27,6 +26,8 @@ import (
 	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
 // FileName is the base name of the input data config file.
@@ -423,36 +424,13 @@ func (s Set) ordered() []Channel {
 }
 
 // WriteFile writes s as inputdataconfig.json (atomically: a temporary file in
-// the same directory, renamed over path). See Marshal for the exact keys.
+// the same directory, synced, renamed over path). See Marshal for the exact keys.
 func WriteFile(path string, s Set) error {
 	data, err := s.Marshal()
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, data, 0o644)
-}
-
-func writeAtomic(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // Names returns the channel names, sorted.
