@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/env/envtest"
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/runner"
 )
@@ -17,13 +18,13 @@ import (
 // command does: here a shell script in the code directory that prints its
 // arguments and one SM_* variable.
 func ExampleExec() {
-	base, _ := os.MkdirTemp("", "opt-ml-")
-	defer os.RemoveAll(base)
-	os.MkdirAll(filepath.Join(base, "input", "config"), 0o755)
-	os.MkdirAll(filepath.Join(base, "code"), 0o755)
-	os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), []byte(`{"epochs": "10", "name": "\"resnet 50\""}`), 0o644)
-	os.WriteFile(filepath.Join(base, "input", "config", "resourceconfig.json"), []byte(`{"current_host": "algo-1", "hosts": ["algo-1"]}`), 0o644)
-	os.WriteFile(filepath.Join(base, "input", "config", "inputdataconfig.json"), []byte(`{}`), 0o644)
+	dir, _ := os.MkdirTemp("", "opt-ml-")
+	defer os.RemoveAll(dir)
+	base, err := envtest.Write(dir, envtest.WithHyperparameters(map[string]string{"epochs": "10", "name": `"resnet 50"`}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	os.WriteFile(filepath.Join(base, "code", "train.sh"), []byte(`printf '[%s] ' "$@"; echo "SM_HPS=$SM_HPS"`), 0o644)
 
 	e, err := env.LoadDir(base)
