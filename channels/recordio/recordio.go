@@ -20,7 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+
+	"github.com/sagemaker-go/training/channels/internal/readbuf"
 )
 
 // Magic is the RecordIO magic number.
@@ -65,7 +66,7 @@ func WithDMLCSplit() Option { return func(r *Reader) { r.dmlc = true } }
 func WithMaxRecordLen(n int) Option { return func(r *Reader) { r.maxLen = n } }
 
 // WithBufferSize sets the read buffer size (at least 64 bytes).
-func WithBufferSize(n int) Option { return func(r *Reader) { r.bufSize = max(n, 64) } }
+func WithBufferSize(n int) Option { return func(r *Reader) { r.in.Size = max(n, 64) } }
 
 // Reader reads records one at a time, like bufio.Scanner: the slice Next
 // returns is valid until the next call. Whole records are returned in place
@@ -74,21 +75,16 @@ func WithBufferSize(n int) Option { return func(r *Reader) { r.bufSize = max(n, 
 // assembled in a second buffer that is reused. Neither allocates per record
 // once the buffers have grown.
 type Reader struct {
-	r       io.Reader
-	buf     []byte
-	pos     int   // start of unread data in buf
-	end     int   // end of data in buf
-	off     int64 // stream offset of buf[pos]
-	rec     []byte
-	dmlc    bool
-	maxLen  int
-	bufSize int
-	err     error // sticky
+	in     readbuf.Buf
+	rec    []byte
+	dmlc   bool
+	maxLen int
+	err    error // sticky
 }
 
 // NewReader returns a Reader reading records from r.
 func NewReader(r io.Reader, opts ...Option) *Reader {
-	rd := &Reader{r: r, maxLen: DefaultMaxRecordLen, bufSize: DefaultBufferSize}
+	rd := &Reader{in: readbuf.Buf{R: r, Size: DefaultBufferSize}, maxLen: DefaultMaxRecordLen}
 	for _, o := range opts {
 		o(rd)
 	}
@@ -96,45 +92,7 @@ func NewReader(r io.Reader, opts ...Option) *Reader {
 }
 
 // Offset returns the stream offset of the next record's header.
-func (r *Reader) Offset() int64 { return r.off }
-
-// fill makes at least n bytes (n ≤ len(buf)) available at buf[pos:].
-// It returns io.EOF when no byte at all is left, io.ErrUnexpectedEOF
-// when fewer than n are.
-func (r *Reader) fill(n int) error {
-	if r.buf == nil {
-		r.buf = make([]byte, r.bufSize)
-	}
-	if r.end-r.pos >= n {
-		return nil
-	}
-	if r.pos+n > len(r.buf) {
-		r.end = copy(r.buf, r.buf[r.pos:r.end])
-		r.pos = 0
-	}
-	for empty := 0; r.end-r.pos < n; {
-		m, err := r.r.Read(r.buf[r.end:])
-		r.end += m
-		if r.end-r.pos >= n {
-			return nil
-		}
-		if err != nil {
-			if err == io.EOF {
-				if r.end == r.pos {
-					return io.EOF
-				}
-				return io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		if m == 0 {
-			if empty++; empty > 100 {
-				return io.ErrNoProgress
-			}
-		}
-	}
-	return nil
-}
+func (r *Reader) Offset() int64 { return r.in.Off }
 
 func (r *Reader) fail(err error) ([]byte, error) {
 	r.err = err
@@ -143,33 +101,21 @@ func (r *Reader) fail(err error) ([]byte, error) {
 
 // header reads the next header; at a clean end of stream it returns io.EOF.
 func (r *Reader) header() (length, flag uint32, err error) {
-	if err := r.fill(8); err != nil {
+	in := &r.in
+	if err := in.Fill(8); err != nil {
 		if err == io.ErrUnexpectedEOF {
-			return 0, 0, fmt.Errorf("%w: header at offset %d: want 8 bytes, got %d", ErrTruncated, r.off, r.end-r.pos)
+			return 0, 0, fmt.Errorf("%w: header at offset %d: want 8 bytes, got %d", ErrTruncated, in.Off, in.End-in.Pos)
 		}
 		return 0, 0, err
 	}
-	magic := binary.LittleEndian.Uint32(r.buf[r.pos:])
+	magic := binary.LittleEndian.Uint32(in.B[in.Pos:])
 	if magic != Magic {
-		return 0, 0, fmt.Errorf("%w at offset %d: want %08x, got %08x", ErrBadMagic, r.off, Magic, magic)
+		return 0, 0, fmt.Errorf("%w at offset %d: want %08x, got %08x", ErrBadMagic, in.Off, Magic, magic)
 	}
-	lrec := binary.LittleEndian.Uint32(r.buf[r.pos+4:])
-	r.pos += 8
-	r.off += 8
+	lrec := binary.LittleEndian.Uint32(in.B[in.Pos+4:])
+	in.Pos += 8
+	in.Off += 8
 	return lrec & MaxPartLen, lrec >> 29, nil
-}
-
-// maxInPlace is the largest record the read buffer grows to return in
-// place (the buffer becomes 4 times as large); larger records are assembled
-// in the record buffer as their data arrives.
-const maxInPlace = 16 << 20
-
-// grow makes the read buffer hold 4 records of n bytes, keeping its data.
-func (r *Reader) grow(n int) {
-	nb := make([]byte, 4*n)
-	r.end = copy(nb, r.buf[r.pos:r.end])
-	r.pos = 0
-	r.buf = nb
 }
 
 // payload reads length bytes of data plus padding. When the data fits in
@@ -177,58 +123,45 @@ func (r *Reader) grow(n int) {
 // (grown as data arrives, so a lying header cannot make it allocate more
 // than the stream holds) and the result is returned.
 func (r *Reader) payload(length int, dst []byte, inPlace bool) ([]byte, error) {
-	start := r.off - 8
+	in := &r.in
+	start := in.Off - 8
 	padded := (length + 3) &^ 3
-	if inPlace && padded > len(r.buf) && padded <= maxInPlace {
-		r.grow(padded)
+	if inPlace && padded > len(in.B) && padded <= readbuf.MaxInPlace {
+		in.Grow(padded)
 	}
-	if padded <= len(r.buf) {
-		if err := r.fill(padded); err != nil {
+	if padded <= len(in.B) {
+		if err := in.Fill(padded); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data and padding, got %d", ErrTruncated, start, padded, r.end-r.pos)
+				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data and padding, got %d", ErrTruncated, start, padded, in.End-in.Pos)
 			}
 			return nil, err
 		}
-		data := r.buf[r.pos : r.pos+length]
-		r.pos += padded
-		r.off += int64(padded)
+		data := in.B[in.Pos : in.Pos+length]
+		in.Pos += padded
+		in.Off += int64(padded)
 		if inPlace {
 			return data, nil
 		}
 		return append(dst, data...), nil
 	}
-	// Larger than the buffer: take what is buffered, then read the rest
-	// straight into dst.
-	got := 0
-	n := copy(r.buf, r.buf[r.pos:r.end]) // compact what is buffered
-	r.pos, r.end = 0, n
-	take := min(n, length)
-	dst = append(dst, r.buf[:take]...)
-	r.pos += take
-	got += take
-	for got < length {
-		chunk := min(length-got, 4<<20)
-		dst = slices.Grow(dst, chunk)
-		m, err := io.ReadAtLeast(r.r, dst[len(dst):len(dst)+chunk], 1)
-		dst = dst[:len(dst)+m]
-		got += m
-		if err != nil && got < length {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data, got %d", ErrTruncated, start, length, got)
-			}
-			return nil, err
+	// Larger than the buffer: assembled in dst.
+	before := len(dst)
+	dst, err := in.ReadLong(dst, length)
+	if err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data, got %d", ErrTruncated, start, length, len(dst)-before)
 		}
+		return nil, err
 	}
-	r.off += int64(length)
 	if pad := padded - length; pad > 0 {
-		if err := r.fill(pad); err != nil {
+		if err := in.Fill(pad); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of padding", ErrTruncated, start, pad)
 			}
 			return nil, err
 		}
-		r.pos += pad
-		r.off += int64(pad)
+		in.Pos += pad
+		in.Off += int64(pad)
 	}
 	return dst, nil
 }
@@ -238,12 +171,12 @@ func (r *Reader) payload(length int, dst []byte, inPlace bool) ([]byte, error) {
 // that ends inside a record gives ErrTruncated. Errors are sticky.
 func (r *Reader) Next() ([]byte, error) {
 	// Fast path: a whole record already in the buffer.
-	if b := r.buf[r.pos:r.end]; len(b) >= 8 && r.err == nil {
+	if b := r.in.B[r.in.Pos:r.in.End]; len(b) >= 8 && r.err == nil {
 		lrec := binary.LittleEndian.Uint32(b[4:])
 		n := int(lrec)
 		if total := 8 + (n+3)&^3; binary.LittleEndian.Uint32(b) == Magic && lrec>>29 == flagWhole && total <= len(b) && n <= r.maxLen {
-			r.pos += total
-			r.off += int64(total)
+			r.in.Pos += total
+			r.in.Off += int64(total)
 			return b[8 : 8+n : 8+n], nil
 		}
 	}
@@ -254,7 +187,7 @@ func (r *Reader) next() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	start := r.off
+	start := r.in.Off
 	length, flag, err := r.header()
 	if err != nil {
 		return r.fail(err)
@@ -268,7 +201,7 @@ func (r *Reader) next() ([]byte, error) {
 		if err != nil {
 			return r.fail(err)
 		}
-		if (int(length)+3)&^3 > len(r.buf) {
+		if (int(length)+3)&^3 > len(r.in.B) {
 			r.rec = data[:0] // assembled in rec: keep its growth for reuse
 		}
 		return data, nil
@@ -281,7 +214,7 @@ func (r *Reader) next() ([]byte, error) {
 		return r.fail(err)
 	}
 	for {
-		partOff := r.off
+		partOff := r.in.Off
 		length, flag, err := r.header()
 		if err != nil {
 			if err == io.EOF {

@@ -18,7 +18,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"slices"
+
+	"github.com/sagemaker-go/training/channels/internal/readbuf"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -32,11 +33,6 @@ func Mask(data []byte) uint32 {
 // DefaultMaxRecordLen caps a record's length (1 GiB) unless
 // WithMaxRecordLen says otherwise.
 const DefaultMaxRecordLen = 1 << 30
-
-// maxInPlace is the largest record the read buffer grows to (four times)
-// to check and return it in place; larger records are assembled in the
-// record buffer as their data arrives.
-const maxInPlace = 16 << 20
 
 // DefaultBufferSize is the Reader's read buffer size.
 const DefaultBufferSize = 1 << 20
@@ -61,21 +57,16 @@ func WithSkipCorrupt(n int) Option { return func(r *Reader) { r.maxSkip = n } }
 func WithMaxRecordLen(n int) Option { return func(r *Reader) { r.maxLen = n } }
 
 // WithBufferSize sets the read buffer size (at least 64 bytes).
-func WithBufferSize(n int) Option { return func(r *Reader) { r.bufSize = max(n, 64) } }
+func WithBufferSize(n int) Option { return func(r *Reader) { r.in.Size = max(n, 64) } }
 
 // Reader reads TFRecords one at a time; the slice Next returns is valid
 // until the next call. Records are checked and returned in place from the
 // read buffer (which grows to four times a record of up to 16 MiB that does
 // not fit); longer ones are assembled in a reused buffer.
 type Reader struct {
-	r       io.Reader
-	buf     []byte
-	pos     int
-	end     int
-	off     int64 // stream offset of buf[pos]
+	in      readbuf.Buf
 	rec     []byte
 	maxLen  int
-	bufSize int
 	maxSkip int
 	skipped int
 	err     error
@@ -83,7 +74,7 @@ type Reader struct {
 
 // NewReader returns a Reader reading records from r.
 func NewReader(r io.Reader, opts ...Option) *Reader {
-	rd := &Reader{r: r, maxLen: DefaultMaxRecordLen, bufSize: DefaultBufferSize}
+	rd := &Reader{in: readbuf.Buf{R: r, Size: DefaultBufferSize}, maxLen: DefaultMaxRecordLen}
 	for _, o := range opts {
 		o(rd)
 	}
@@ -92,41 +83,6 @@ func NewReader(r io.Reader, opts ...Option) *Reader {
 
 // Skipped returns how many corrupt records were skipped so far.
 func (r *Reader) Skipped() int { return r.skipped }
-
-func (r *Reader) fill(n int) error {
-	if r.buf == nil {
-		r.buf = make([]byte, r.bufSize)
-	}
-	if r.end-r.pos >= n {
-		return nil
-	}
-	if r.pos+n > len(r.buf) {
-		r.end = copy(r.buf, r.buf[r.pos:r.end])
-		r.pos = 0
-	}
-	for empty := 0; r.end-r.pos < n; {
-		m, err := r.r.Read(r.buf[r.end:])
-		r.end += m
-		if r.end-r.pos >= n {
-			return nil
-		}
-		if err != nil {
-			if err == io.EOF {
-				if r.end == r.pos {
-					return io.EOF
-				}
-				return io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		if m == 0 {
-			if empty++; empty > 100 {
-				return io.ErrNoProgress
-			}
-		}
-	}
-	return nil
-}
 
 func (r *Reader) fail(err error) ([]byte, error) {
 	r.err = err
@@ -151,14 +107,15 @@ func (r *Reader) Next() ([]byte, error) {
 }
 
 func (r *Reader) next() ([]byte, error) {
-	start := r.off
-	if err := r.fill(12); err != nil {
+	in := &r.in
+	start := in.Off
+	if err := in.Fill(12); err != nil {
 		if err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("%w: header at offset %d: want 12 bytes, got %d", ErrTruncated, start, r.end-r.pos)
+			return nil, fmt.Errorf("%w: header at offset %d: want 12 bytes, got %d", ErrTruncated, start, in.End-in.Pos)
 		}
 		return nil, err
 	}
-	h := r.buf[r.pos : r.pos+12]
+	h := in.B[in.Pos : in.Pos+12]
 	if got, want := binary.LittleEndian.Uint32(h[8:]), Mask(h[:8]); got != want {
 		return nil, fmt.Errorf("%w: record at offset %d: want %08x, got %08x", ErrLengthCRC, start, want, got)
 	}
@@ -167,59 +124,43 @@ func (r *Reader) next() ([]byte, error) {
 		return nil, fmt.Errorf("%w: record at offset %d: length %d, limit %d", ErrTooLong, start, n64, r.maxLen)
 	}
 	n := int(n64)
-	r.pos += 12
-	r.off += 12
+	in.Pos += 12
+	in.Off += 12
 	var data []byte
-	if n+4 > len(r.buf) && n+4 <= maxInPlace {
-		nb := make([]byte, 4*(n+4))
-		r.end = copy(nb, r.buf[r.pos:r.end])
-		r.pos = 0
-		r.buf = nb
+	if n+4 > len(in.B) && n+4 <= readbuf.MaxInPlace {
+		in.Grow(n + 4)
 	}
-	if n+4 <= len(r.buf) {
-		if err := r.fill(n + 4); err != nil {
+	if n+4 <= len(in.B) {
+		if err := in.Fill(n + 4); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data and CRC, got %d", ErrTruncated, start, n+4, r.end-r.pos)
+				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data and CRC, got %d", ErrTruncated, start, n+4, in.End-in.Pos)
 			}
 			return nil, err
 		}
-		data = r.buf[r.pos : r.pos+n]
-		r.pos += n
-		r.off += int64(n)
+		data = in.B[in.Pos : in.Pos+n]
+		in.Pos += n
+		in.Off += int64(n)
 	} else {
-		// Longer than the buffer: buffered bytes, then straight from r,
-		// growing only as data arrives.
-		rec := r.rec[:0]
-		avail := r.end - r.pos
-		take := min(avail, n)
-		rec = append(rec, r.buf[r.pos:r.pos+take]...)
-		r.pos += take
-		for len(rec) < n {
-			chunk := min(n-len(rec), 4<<20)
-			rec = slices.Grow(rec, chunk)
-			m, err := io.ReadAtLeast(r.r, rec[len(rec):len(rec)+chunk], 1)
-			rec = rec[:len(rec)+m]
-			if err != nil && len(rec) < n {
-				r.rec = rec[:0]
-				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data, got %d", ErrTruncated, start, n, len(rec))
-				}
-				return nil, err
-			}
-		}
+		// Longer than the buffer: assembled in rec.
+		rec, err := in.ReadLong(r.rec[:0], n)
 		r.rec = rec[:0]
-		r.off += int64(n)
+		if err != nil {
+			if err == io.ErrUnexpectedEOF {
+				return nil, fmt.Errorf("%w: record at offset %d: want %d bytes of data, got %d", ErrTruncated, start, n, len(rec))
+			}
+			return nil, err
+		}
 		data = rec
-		if err := r.fill(4); err != nil {
+		if err := in.Fill(4); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return nil, fmt.Errorf("%w: record at offset %d: no data CRC", ErrTruncated, start)
 			}
 			return nil, err
 		}
 	}
-	got := binary.LittleEndian.Uint32(r.buf[r.pos:])
-	r.pos += 4
-	r.off += 4
+	got := binary.LittleEndian.Uint32(in.B[in.Pos:])
+	in.Pos += 4
+	in.Off += 4
 	if want := Mask(data); got != want {
 		return nil, fmt.Errorf("%w: record at offset %d: want %08x, got %08x", ErrDataCRC, start, want, got)
 	}

@@ -1,0 +1,100 @@
+// Package readbuf is the read buffer under the record readers of
+// channels/recordio and channels/tfrecord: large reads from the stream,
+// records returned in place from the buffer, and records too long for it
+// assembled in a caller's buffer as their data arrives.
+package readbuf
+
+import (
+	"io"
+	"slices"
+)
+
+// MaxInPlace is the largest record a reader grows its buffer for (to four
+// times the record) to return it in place; longer records are assembled
+// with ReadLong.
+const MaxInPlace = 16 << 20
+
+// Buf is a read buffer over R. The unread data is B[Pos:End]; Off is the
+// stream offset of B[Pos]. The callers move Pos and Off as they consume.
+type Buf struct {
+	R        io.Reader
+	B        []byte
+	Pos, End int
+	Off      int64
+	Size     int // size of B when first allocated
+}
+
+// Fill makes at least n bytes (n ≤ len(B)) available at B[Pos:]. It
+// returns io.EOF when no byte at all is left, io.ErrUnexpectedEOF when
+// fewer than n are.
+func (b *Buf) Fill(n int) error {
+	if b.B == nil {
+		b.B = make([]byte, b.Size)
+	}
+	if b.End-b.Pos >= n {
+		return nil
+	}
+	if b.Pos+n > len(b.B) {
+		b.End = copy(b.B, b.B[b.Pos:b.End])
+		b.Pos = 0
+	}
+	for empty := 0; b.End-b.Pos < n; {
+		m, err := b.R.Read(b.B[b.End:])
+		b.End += m
+		if b.End-b.Pos >= n {
+			return nil
+		}
+		if err != nil {
+			if err == io.EOF {
+				if b.End == b.Pos {
+					return io.EOF
+				}
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if m == 0 {
+			if empty++; empty > 100 {
+				return io.ErrNoProgress
+			}
+		}
+	}
+	return nil
+}
+
+// Grow replaces B by one that holds four records of n bytes, keeping the
+// unread data.
+func (b *Buf) Grow(n int) {
+	nb := make([]byte, 4*n)
+	b.End = copy(nb, b.B[b.Pos:b.End])
+	b.Pos = 0
+	b.B = nb
+}
+
+// ReadLong appends the next n bytes of the stream to dst: the buffered
+// ones, then the rest read straight from R. dst grows only as data
+// arrives, so a header that claims more than the stream holds cannot make
+// it allocate much more than the stream's length. Off advances by the
+// bytes taken. When the stream ends first, the error is
+// io.ErrUnexpectedEOF and dst holds what arrived.
+func (b *Buf) ReadLong(dst []byte, n int) ([]byte, error) {
+	want := len(dst) + n
+	take := min(b.End-b.Pos, n)
+	dst = append(dst, b.B[b.Pos:b.Pos+take]...)
+	b.Pos += take
+	b.Off += int64(take)
+	for len(dst) < want {
+		chunk := min(want-len(dst), 4<<20)
+		dst = slices.Grow(dst, chunk)
+		m, err := io.ReadAtLeast(b.R, dst[len(dst):len(dst)+chunk], 1)
+		dst = dst[:len(dst)+m]
+		b.Off += int64(m)
+		if err != nil && len(dst) < want {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return dst, err
+		}
+	}
+	return dst, nil
+}
