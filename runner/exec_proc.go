@@ -94,9 +94,9 @@ func (x *execJob) spawn(ctx context.Context, class string, argv, environ []strin
 			syscall.Kill(-pid, stopReq)
 			x.cfg.log.Warn("forwarded stop signal to the program", "signal", stopReq, "pid", pid, "grace", x.cfg.grace)
 		},
-		func(late lateStop) bool {
-			if late.second != 0 {
-				x.cfg.log.Warn("second stop signal: killing the program now", "signal", late.second, "pid", pid)
+		func(second syscall.Signal) bool {
+			if second != 0 {
+				x.cfg.log.Warn("second stop signal: killing the program now", "signal", second, "pid", pid)
 			} else {
 				x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/env"
@@ -135,10 +136,10 @@ func (c *runConfig) run(train TrainFunc) int {
 			sig, _ := stops.signal()
 			log.Warn("stop signal: cancelling training", "signal", sigName(sig), "grace", c.grace)
 		},
-		func(late lateStop) bool {
+		func(second syscall.Signal) bool {
 			why = fmt.Sprintf("training did not return within the %s grace period", c.grace)
-			if late.second != 0 {
-				why = fmt.Sprintf("a second signal (%s) arrived before training returned", sigName(late.second))
+			if second != 0 {
+				why = fmt.Sprintf("a second signal (%s) arrived before training returned", sigName(second))
 			}
 			return true
 		})

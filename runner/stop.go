@@ -97,17 +97,12 @@ func (s *stopper) again() <-chan syscall.Signal {
 	return s.againC
 }
 
-// lateStop says why the grace period after a stop ended early or at all.
-type lateStop struct {
-	second syscall.Signal // the second signal; 0 when the grace period ran out
-}
-
 // superviseStop waits until finished is closed. When ctx ends first it
 // calls onStop and starts the grace period; when the grace period runs out
-// or a second stop signal arrives, it calls onLate, once, and returns at
-// once if onLate returns true (else it goes on waiting for finished). It
-// reports whether it returned because finished was closed.
-func (s *stopper) superviseStop(ctx context.Context, finished <-chan struct{}, grace time.Duration, onStop func(), onLate func(lateStop) bool) bool {
+// (second is 0) or a second stop signal arrives, it calls onLate, once,
+// and returns at once if onLate returns true (else it goes on waiting for
+// finished).
+func (s *stopper) superviseStop(ctx context.Context, finished <-chan struct{}, grace time.Duration, onStop func(), onLate func(second syscall.Signal) bool) {
 	var (
 		done     = ctx.Done()
 		graceEnd <-chan time.Time
@@ -123,20 +118,20 @@ func (s *stopper) superviseStop(ctx context.Context, finished <-chan struct{}, g
 		graceEnd = t.C
 	}
 	for {
-		var why lateStop
+		var second syscall.Signal
 		select {
 		case <-finished:
-			return true
+			return
 		case <-done:
 			stop()
 			continue
 		case <-graceEnd:
-		case why.second = <-again:
+		case second = <-again:
 			stop() // the first signal cancelled ctx before this one came
 		}
 		graceEnd, again = nil, nil
-		if onLate(why) {
-			return false
+		if onLate(second) {
+			return
 		}
 	}
 }
