@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 	"github.com/sagemaker-go/training/channels/recordio"
 	"github.com/sagemaker-go/training/channels/tfrecord"
 )
@@ -97,21 +98,6 @@ func recordioStream(b *testing.B, size int) ([]byte, int) {
 	return buf.Bytes(), n
 }
 
-func parseRecordIO(r io.Reader) (int, error) {
-	rr := recordio.NewReader(r)
-	n := 0
-	for {
-		_, err := rr.Next()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-}
-
 func BenchmarkFIFO(b *testing.B) {
 	for _, pipe := range []struct {
 		name string
@@ -128,7 +114,9 @@ func BenchmarkFIFO(b *testing.B) {
 		for _, size := range []int{100, 4 << 10, 1 << 20} {
 			b.Run(fmt.Sprintf("recordio-%d/%s", size, pipe.name), func(b *testing.B) {
 				data, n := recordioStream(b, size)
-				benchFIFO(b, data, n, pipe.size, parseRecordIO)
+				benchFIFO(b, data, n, pipe.size, func(r io.Reader) (int, error) {
+					return recordtest.Count(recordio.NewReader(r))
+				})
 			})
 		}
 		b.Run("tfrecord-4096/"+pipe.name, func(b *testing.B) {
@@ -141,36 +129,14 @@ func BenchmarkFIFO(b *testing.B) {
 				n++
 			}
 			benchFIFO(b, buf.Bytes(), n, pipe.size, func(r io.Reader) (int, error) {
-				tr := tfrecord.NewReader(r)
-				n := 0
-				for {
-					_, err := tr.Next()
-					if err == io.EOF {
-						return n, nil
-					}
-					if err != nil {
-						return n, err
-					}
-					n++
-				}
+				return recordtest.Count(tfrecord.NewReader(r))
 			})
 		})
 		b.Run("lines-100/"+pipe.name, func(b *testing.B) {
 			line := append(bytes.Repeat([]byte("1.5,"), 24), "2.0\n"...)
 			data := bytes.Repeat(line, benchStream/len(line))
 			benchFIFO(b, data, benchStream/len(line), pipe.size, func(r io.Reader) (int, error) {
-				l := NewLineReader(r)
-				n := 0
-				for {
-					_, err := l.Next()
-					if err == io.EOF {
-						return n, nil
-					}
-					if err != nil {
-						return n, err
-					}
-					n++
-				}
+				return recordtest.Count(NewLineReader(r))
 			})
 		})
 	}

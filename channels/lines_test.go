@@ -10,20 +10,20 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 )
 
 func allLines(l *LineReader) ([]string, error) {
-	var out []string
-	for {
-		line, err := l.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, string(line))
+	recs, err := recordtest.ReadAll(l)
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, string(r))
 	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, err
 }
 
 // wantLines is the reference: split on "\n", drop one "\r" before it, no

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 	"github.com/sagemaker-go/training/channels/recordio"
 )
 
@@ -110,14 +110,10 @@ func TestPipeRecordIOGzipShuffle(t *testing.T) {
 	var orders []string
 	for r, err := range c.Epochs(context.Background()) {
 		require.NoError(t, err)
-		rr := recordio.NewReader(r)
+		recs, err := recordtest.ReadAll(recordio.NewReader(r))
+		require.NoError(t, err)
 		var got []string
-		for {
-			rec, err := rr.Next()
-			if err == io.EOF {
-				break
-			}
-			require.NoError(t, err)
+		for _, rec := range recs {
 			got = append(got, string(rec))
 		}
 		assert.ElementsMatch(t, contents, got)
@@ -430,16 +426,8 @@ func TestPipeSplitRecords(t *testing.T) {
 		if dmlc {
 			opts = append(opts, recordio.WithDMLCSplit())
 		}
-		rr := recordio.NewReader(r, opts...)
-		var got [][]byte
-		for {
-			rec, err := rr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			require.NoError(t, err)
-			got = append(got, bytes.Clone(rec))
-		}
+		got, err := recordtest.ReadAll(recordio.NewReader(r, opts...))
+		require.NoError(t, err)
 		r.Close()
 		require.NoError(t, f.Close())
 		require.Len(t, got, 3)

@@ -6,24 +6,9 @@ import (
 	"io"
 	"testing"
 
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 	"github.com/sagemaker-go/training/channels/recordio"
 )
-
-// repeatReader serves data over and over, like an endless stream.
-type repeatReader struct {
-	data []byte
-	off  int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.data[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.data)
-	}
-	return n, nil
-}
 
 // BenchmarkNext measures one record per op from memory: the parsing cost
 // and its allocations (0 per record).
@@ -36,7 +21,7 @@ func BenchmarkNext(b *testing.B) {
 			for buf.Len() < 8<<20 {
 				w.Write(rec)
 			}
-			r := recordio.NewReader(&repeatReader{data: buf.Bytes()})
+			r := recordio.NewReader(&recordtest.RepeatReader{Data: buf.Bytes()})
 			r.Next() // allocate the buffers
 			b.SetBytes(int64(size + 8))
 			b.ReportAllocs()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 	"github.com/sagemaker-go/training/channels/recordio"
 	"github.com/sagemaker-go/training/internal/testenv"
 )
@@ -27,20 +28,6 @@ func encode(t testing.TB, records ...[]byte) []byte {
 		require.NoError(t, w.Write(r))
 	}
 	return buf.Bytes()
-}
-
-func readAll(r *recordio.Reader) ([][]byte, error) {
-	var out [][]byte
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, bytes.Clone(rec))
-	}
 }
 
 // part frames one part by hand, independently of Writer.
@@ -75,7 +62,7 @@ func TestRoundTrip(t *testing.T) {
 			"dataerr": iotest.DataErrReader(bytes.NewReader(data)),
 		} {
 			t.Run(fmt.Sprint(name, size), func(t *testing.T) {
-				got, err := readAll(recordio.NewReader(src, recordio.WithBufferSize(size)))
+				got, err := recordtest.ReadAll(recordio.NewReader(src, recordio.WithBufferSize(size)))
 				require.NoError(t, err)
 				require.Len(t, got, len(recs))
 				for i := range recs {
@@ -138,26 +125,26 @@ func TestSplitRecords(t *testing.T) {
 		part(1, []byte("x")), part(3, []byte("")),
 		part(0, []byte("end")),
 	}, nil)
-	got, err := readAll(recordio.NewReader(bytes.NewReader(stream)))
+	got, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(stream)))
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{[]byte("whole"), []byte("abcdefghijklmnopqrs"), []byte("x"), []byte("end")}, got)
 
 	magic := []byte{0x0A, 0x23, 0xD7, 0xCE}
-	got, err = readAll(recordio.NewReader(bytes.NewReader(stream), recordio.WithDMLCSplit()))
+	got, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(stream), recordio.WithDMLCSplit()))
 	require.NoError(t, err)
 	want := bytes.Join([][]byte{[]byte("abcdefgh"), []byte("ij"), []byte("klmnopq"), []byte("rs")}, magic)
 	assert.Equal(t, [][]byte{[]byte("whole"), want, append([]byte("x"), magic...), []byte("end")}, got)
 
 	// dmlc's writer: data "AAAA<magic>BBBB" is written as parts AAAA, BBBB.
 	dmlc := bytes.Join([][]byte{part(1, []byte("AAAA")), part(3, []byte("BBBB"))}, nil)
-	got, err = readAll(recordio.NewReader(bytes.NewReader(dmlc), recordio.WithDMLCSplit()))
+	got, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(dmlc), recordio.WithDMLCSplit()))
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{append(append([]byte("AAAA"), magic...), "BBBB"...)}, got)
 
 	// Split parts larger than the read buffer.
 	big := bytes.Repeat([]byte("0123456789"), 1000)
 	s2 := bytes.Join([][]byte{part(1, big[:3333]), part(2, big[3333:7001]), part(3, big[7001:])}, nil)
-	got, err = readAll(recordio.NewReader(bytes.NewReader(s2), recordio.WithBufferSize(100)))
+	got, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(s2), recordio.WithBufferSize(100)))
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{big}, got)
 }
@@ -173,12 +160,12 @@ func TestBadSplitSequence(t *testing.T) {
 	}
 	for name, stream := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := readAll(recordio.NewReader(bytes.NewReader(stream)))
+			_, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(stream)))
 			assert.ErrorIs(t, err, recordio.ErrSplitSequence)
 			assert.Contains(t, err.Error(), "offset")
 		})
 	}
-	_, err := readAll(recordio.NewReader(bytes.NewReader(part(1, []byte("x")))))
+	_, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(part(1, []byte("x")))))
 	assert.ErrorIs(t, err, recordio.ErrTruncated)
 	assert.ErrorContains(t, err, "before its last part")
 }
@@ -195,19 +182,19 @@ func TestBadMagicAndLimits(t *testing.T) {
 	_, err2 := r.Next()
 	assert.Equal(t, err, err2, "errors are sticky")
 
-	_, err = readAll(recordio.NewReader(bytes.NewReader(part(0, make([]byte, 100))), recordio.WithMaxRecordLen(99)))
+	_, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(part(0, make([]byte, 100))), recordio.WithMaxRecordLen(99)))
 	assert.ErrorIs(t, err, recordio.ErrTooLong)
 	split := bytes.Join([][]byte{part(1, make([]byte, 60)), part(3, make([]byte, 60))}, nil)
-	_, err = readAll(recordio.NewReader(bytes.NewReader(split), recordio.WithMaxRecordLen(99)))
+	_, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(split), recordio.WithMaxRecordLen(99)))
 	assert.ErrorIs(t, err, recordio.ErrTooLong)
-	_, err = readAll(recordio.NewReader(bytes.NewReader(split), recordio.WithMaxRecordLen(120)))
+	_, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(split), recordio.WithMaxRecordLen(120)))
 	assert.NoError(t, err)
 
 	// A header that claims 512 MiB on a short stream fails without
 	// allocating for it.
 	lie := part(0, nil)
 	binary.LittleEndian.PutUint32(lie[4:], recordio.MaxPartLen)
-	_, err = readAll(recordio.NewReader(bytes.NewReader(append(lie, "short"...))))
+	_, err = recordtest.ReadAll(recordio.NewReader(bytes.NewReader(append(lie, "short"...))))
 	assert.ErrorIs(t, err, recordio.ErrTruncated)
 }
 
@@ -226,7 +213,7 @@ func TestCorruptEveryOffset(t *testing.T) {
 			if dmlc {
 				opts = append(opts, recordio.WithDMLCSplit())
 			}
-			got, err := readAll(recordio.NewReader(bytes.NewReader(stream[:cut]), append(opts, recordio.WithBufferSize(64))...))
+			got, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(stream[:cut]), append(opts, recordio.WithBufferSize(64))...))
 			for i, g := range got {
 				if i < len(recs)-1 || !dmlc {
 					assert.Equal(t, recs[i], g, "cut %d record %d", cut, i)
@@ -243,7 +230,7 @@ func TestCorruptEveryOffset(t *testing.T) {
 			for _, x := range []byte{0x01, 0x80, 0xFF} {
 				bad := bytes.Clone(stream)
 				bad[i] ^= x
-				got, err := readAll(recordio.NewReader(bytes.NewReader(bad), recordio.WithBufferSize(64)))
+				got, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(bad), recordio.WithBufferSize(64)))
 				if err != nil {
 					assert.True(t, errors.Is(err, recordio.ErrBadMagic) || errors.Is(err, recordio.ErrTruncated) ||
 						errors.Is(err, recordio.ErrSplitSequence) || errors.Is(err, recordio.ErrTooLong), "byte %d: %v", i, err)
@@ -281,11 +268,11 @@ func FuzzReader(f *testing.F) {
 		if dmlc {
 			return
 		}
-		got, err := readAll(recordio.NewReader(bytes.NewReader(data)))
+		got, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(data)))
 		if err != nil {
 			return
 		}
-		again, err := readAll(recordio.NewReader(bytes.NewReader(encode(t, got...))))
+		again, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(encode(t, got...))))
 		if err != nil || len(again) != len(got) {
 			t.Fatalf("re-encode: %v, %d vs %d records", err, len(again), len(got))
 		}
@@ -329,12 +316,12 @@ func TestHugeRecord(t *testing.T) {
 	}
 	stream := encode(t, []byte("x"), huge, []byte("y"))
 	for _, src := range []io.Reader{bytes.NewReader(stream), iotest.HalfReader(bytes.NewReader(stream))} {
-		got, err := readAll(recordio.NewReader(src))
+		got, err := recordtest.ReadAll(recordio.NewReader(src))
 		require.NoError(t, err)
 		require.Len(t, got, 3)
 		assert.True(t, bytes.Equal(huge, got[1]))
 		assert.Equal(t, "y", string(got[2]))
 	}
-	_, err := readAll(recordio.NewReader(bytes.NewReader(stream[:len(stream)-100])))
+	_, err := recordtest.ReadAll(recordio.NewReader(bytes.NewReader(stream[:len(stream)-100])))
 	assert.ErrorIs(t, err, recordio.ErrTruncated)
 }

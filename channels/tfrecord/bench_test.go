@@ -6,23 +6,9 @@ import (
 	"io"
 	"testing"
 
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 	"github.com/sagemaker-go/training/channels/tfrecord"
 )
-
-type repeatReader struct {
-	data []byte
-	off  int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.data[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.data)
-	}
-	return n, nil
-}
 
 // BenchmarkNext measures one record per op from memory, CRCs checked.
 func BenchmarkNext(b *testing.B) {
@@ -34,7 +20,7 @@ func BenchmarkNext(b *testing.B) {
 			for buf.Len() < 8<<20 {
 				w.Write(rec)
 			}
-			r := tfrecord.NewReader(&repeatReader{data: buf.Bytes()})
+			r := tfrecord.NewReader(&recordtest.RepeatReader{Data: buf.Bytes()})
 			r.Next()
 			b.SetBytes(int64(size + 16))
 			b.ReportAllocs()

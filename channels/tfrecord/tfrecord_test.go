@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/channels/internal/recordtest"
 	"github.com/sagemaker-go/training/channels/tfrecord"
 	"github.com/sagemaker-go/training/internal/testenv"
 )
@@ -27,20 +28,6 @@ func encode(t testing.TB, records ...[]byte) []byte {
 		require.NoError(t, w.Write(r))
 	}
 	return buf.Bytes()
-}
-
-func readAll(r *tfrecord.Reader) ([][]byte, error) {
-	var out [][]byte
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, bytes.Clone(rec))
-	}
 }
 
 func testRecords() [][]byte {
@@ -70,7 +57,7 @@ func TestRoundTrip(t *testing.T) {
 			"onebyte": iotest.OneByteReader(bytes.NewReader(data)),
 			"dataerr": iotest.DataErrReader(bytes.NewReader(data)),
 		} {
-			got, err := readAll(tfrecord.NewReader(src, tfrecord.WithBufferSize(size)))
+			got, err := recordtest.ReadAll(tfrecord.NewReader(src, tfrecord.WithBufferSize(size)))
 			require.NoError(t, err, "%s %d", name, size)
 			require.Len(t, got, len(recs))
 			for i := range recs {
@@ -113,7 +100,7 @@ for line in sys.stdin:
 	cmd.Stdin = &in
 	pyBytes, err := cmd.Output()
 	require.NoError(t, err)
-	got, err := readAll(tfrecord.NewReader(bytes.NewReader(pyBytes)))
+	got, err := recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(pyBytes)))
 	require.NoError(t, err)
 	assert.Equal(t, len(recs), len(got))
 	for i := range recs {
@@ -151,22 +138,22 @@ func TestCorruption(t *testing.T) {
 	bad := bytes.Clone(stream)
 	bad[16+3+12] ^= 1
 	bad[2*16+3+3+12] ^= 1
-	_, err := readAll(tfrecord.NewReader(bytes.NewReader(bad)))
+	_, err := recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(bad)))
 	assert.ErrorIs(t, err, tfrecord.ErrDataCRC)
 	assert.ErrorContains(t, err, "record at offset 19")
 
 	r := tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithSkipCorrupt(2))
-	got, err := readAll(r)
+	got, err := recordtest.ReadAll(r)
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{[]byte("one"), []byte("four")}, got)
 	assert.Equal(t, 2, r.Skipped())
-	_, err = readAll(tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithSkipCorrupt(1)))
+	_, err = recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithSkipCorrupt(1)))
 	assert.ErrorIs(t, err, tfrecord.ErrDataCRC)
 
 	// A bad length CRC is fatal even when skipping is allowed.
 	bad = bytes.Clone(stream)
 	bad[16+3] ^= 1 // length of record 1
-	got, err = readAll(tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithSkipCorrupt(10)))
+	got, err = recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithSkipCorrupt(10)))
 	assert.ErrorIs(t, err, tfrecord.ErrLengthCRC)
 	assert.Equal(t, [][]byte{[]byte("one")}, got)
 
@@ -174,11 +161,11 @@ func TestCorruption(t *testing.T) {
 	var h [12]byte
 	binary.LittleEndian.PutUint64(h[:], 1<<40)
 	binary.LittleEndian.PutUint32(h[8:], tfrecord.Mask(h[:8]))
-	_, err = readAll(tfrecord.NewReader(bytes.NewReader(h[:])))
+	_, err = recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(h[:])))
 	assert.ErrorIs(t, err, tfrecord.ErrTooLong)
 	binary.LittleEndian.PutUint64(h[:], 1<<29)
 	binary.LittleEndian.PutUint32(h[8:], tfrecord.Mask(h[:8]))
-	_, err = readAll(tfrecord.NewReader(bytes.NewReader(append(h[:], "short"...))))
+	_, err = recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(append(h[:], "short"...))))
 	assert.ErrorIs(t, err, tfrecord.ErrTruncated)
 }
 
@@ -186,7 +173,7 @@ func TestCorruptEveryOffset(t *testing.T) {
 	recs := [][]byte{[]byte("first"), {}, bytes.Repeat([]byte("x"), 150), []byte("z")}
 	stream := encode(t, recs...)
 	for cut := 0; cut < len(stream); cut++ {
-		got, err := readAll(tfrecord.NewReader(bytes.NewReader(stream[:cut]), tfrecord.WithBufferSize(64)))
+		got, err := recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(stream[:cut]), tfrecord.WithBufferSize(64)))
 		for i := range got {
 			assert.Equal(t, recs[i], got[i])
 		}
@@ -199,7 +186,7 @@ func TestCorruptEveryOffset(t *testing.T) {
 	for i := range stream {
 		bad := bytes.Clone(stream)
 		bad[i] ^= 0x10
-		got, err := readAll(tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithBufferSize(64)))
+		got, err := recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(bad), tfrecord.WithBufferSize(64)))
 		require.Error(t, err, "flipped byte %d not detected", i)
 		assert.True(t, errors.Is(err, tfrecord.ErrLengthCRC) || errors.Is(err, tfrecord.ErrDataCRC), "byte %d: %v", i, err)
 		for j := range got {
@@ -224,7 +211,7 @@ func FuzzReader(f *testing.F) {
 			got = append(got, bytes.Clone(rec))
 		}
 		// Every accepted record re-encodes to bytes the reader accepts.
-		again, err := readAll(tfrecord.NewReader(bytes.NewReader(encode(t, got...))))
+		again, err := recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(encode(t, got...))))
 		if err != nil || len(again) != len(got) {
 			t.Fatalf("re-encode: %v", err)
 		}
@@ -262,15 +249,15 @@ func TestHugeRecord(t *testing.T) {
 	}
 	stream := encode(t, []byte("x"), huge, []byte("y"))
 	for _, src := range []io.Reader{bytes.NewReader(stream), iotest.HalfReader(bytes.NewReader(stream))} {
-		got, err := readAll(tfrecord.NewReader(src))
+		got, err := recordtest.ReadAll(tfrecord.NewReader(src))
 		require.NoError(t, err)
 		require.Len(t, got, 3)
 		assert.True(t, bytes.Equal(huge, got[1]))
 	}
 	bad := bytes.Clone(stream)
 	bad[len(bad)-30] ^= 1 // inside the huge record's data
-	_, err := readAll(tfrecord.NewReader(bytes.NewReader(bad)))
+	_, err := recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(bad)))
 	assert.ErrorIs(t, err, tfrecord.ErrDataCRC)
-	_, err = readAll(tfrecord.NewReader(bytes.NewReader(stream[:len(stream)-100])))
+	_, err = recordtest.ReadAll(tfrecord.NewReader(bytes.NewReader(stream[:len(stream)-100])))
 	assert.ErrorIs(t, err, tfrecord.ErrTruncated)
 }
