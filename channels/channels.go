@@ -528,7 +528,11 @@ func (c Channel) Files() ([]string, error) {
 //     continue where an earlier process stopped.
 //
 // ctx bounds the opening only (as with net.Dialer.DialContext): once open,
-// reads are not affected by ctx.
+// reads are not affected by ctx. Once the writer has connected, a Pipe
+// epoch is read with plain blocking read(2) calls, as dd reads (the
+// cheapest way to wait for a writer that is slower than the reader); so a
+// Close from another goroutine does not interrupt a Read in progress: that
+// Read returns when the writer writes or closes.
 func (c Channel) Open(ctx context.Context, epoch int) (io.ReadCloser, error) {
 	if epoch < 0 {
 		return nil, fmt.Errorf("channel %q: epoch %d: want an epoch ≥ 0", c.Name, epoch)

@@ -177,8 +177,28 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 		}
 		return nil, err
 	}
-	f.SetReadDeadline(time.Time{})
-	return f, nil
+	// The writer is connected: from now on read with plain blocking
+	// read(2), as dd does. A reader on the runtime poller pays, each time
+	// the pipe runs empty, for a failed read (EAGAIN), parking, epoll and
+	// waking through the scheduler; a blocking read is woken by the
+	// writer's write directly. A duplicate of the fd, set blocking, is
+	// not registered with the poller; ctx bounds only the opening.
+	var dup int
+	cerr := rc.Control(func(fd uintptr) {
+		dup, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	f.Close()
+	if cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dup: %w", err)
+	}
+	if err := unix.SetNonblock(dup, false); err != nil {
+		unix.Close(dup)
+		return nil, fmt.Errorf("clearing O_NONBLOCK: %w", err)
+	}
+	return os.NewFile(uintptr(dup), path), nil
 }
 
 var pipeMax = sync.OnceValue(func() int {

@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -441,4 +442,79 @@ func TestPipeSplitRecords(t *testing.T) {
 			assert.Equal(t, "AAAABBBB", string(got[2]))
 		}
 	}
+}
+
+// threadInRead reports whether a thread of this process is in read(2) on fd.
+func threadInRead(t *testing.T, fd uintptr) bool {
+	tasks, err := filepath.Glob("/proc/self/task/*/syscall")
+	require.NoError(t, err)
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.HasPrefix(string(b), fmt.Sprintf("0 %#x ", fd)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Once the writer has connected, an epoch is read with blocking read(2)
+// calls. Close from another goroutine returns at once; the Read in progress
+// returns when the writer writes, the FIFO is then closed for good (the
+// writer gets EPIPE), and many epochs leave no threads behind.
+func TestPipeBlockingRead(t *testing.T) {
+	c := pipeChannel(t, "train")
+	path := c.FIFOPath(0)
+	require.NoError(t, mkfifo(path))
+	wc := make(chan *os.File, 1)
+	go func() {
+		w, err := os.OpenFile(path, os.O_WRONLY, 0)
+		assert.NoError(t, err)
+		_, err = w.Write([]byte("a"))
+		assert.NoError(t, err)
+		wc <- w
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := c.Open(ctx, 0)
+	require.NoError(t, err)
+	w := <-wc
+	defer w.Close()
+	b := make([]byte, 10)
+	n, err := r.Read(b)
+	require.NoError(t, err)
+	assert.Equal(t, "a", string(b[:n]))
+
+	fd := r.(*pipeReader).f.Fd()
+	done := make(chan string)
+	go func() {
+		n, _ := r.Read(b)
+		done <- string(b[:n])
+	}()
+	for !threadInRead(t, fd) {
+		select {
+		case <-done:
+			t.Fatal("Read returned with no data written")
+		case <-ctx.Done():
+			t.Fatal("no thread in a blocking read(2) on the FIFO")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	require.NoError(t, r.Close())
+	_, err = w.Write([]byte("b"))
+	require.NoError(t, err)
+	assert.Equal(t, "b", <-done)
+	_, err = w.Write([]byte("c"))
+	assert.ErrorIs(t, err, syscall.EPIPE)
+
+	// Epoch after epoch, the blocking reads reuse the same threads.
+	c2 := pipeChannel(t, "many")
+	files, contents := sourceFiles(t, 3, false)
+	f, err := Feed(context.Background(), c2, files)
+	require.NoError(t, err)
+	threads := threadCount()
+	for epoch := range 50 {
+		assert.Equal(t, strings.Join(contents, ""), readEpoch(t, c2, epoch))
+	}
+	assert.Less(t, threadCount()-threads, 5, "threads created over 50 epochs")
+	require.NoError(t, f.Close())
 }
