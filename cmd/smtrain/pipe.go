@@ -70,7 +70,6 @@ func pipeRead(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtrain pipe read: --format %q: want raw, recordio, tfrecord or lines\n", *format)
 		return 2
 	}
-	var next func() ([]byte, error)
 	c := channels.Channel{Name: filepath.Base(*dir), Dir: *dir, Mode: channels.Pipe}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -81,44 +80,58 @@ func pipeRead(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.Close()
-	var total int64
 	cr := &countingReader{r: r}
+	var records int
 	switch *format {
 	case "raw":
-		buf := make([]byte, 1<<20)
-		next = func() ([]byte, error) {
-			n, err := cr.Read(buf)
-			if n > 0 {
-				return buf[:n], nil
-			}
-			if err == nil {
-				err = io.ErrNoProgress
-			}
-			return nil, err
-		}
+		records, err = countRaw(cr)
 	case "recordio":
-		next = recordio.NewReader(cr).Next
+		records, err = countRecords(recordio.NewReader(cr))
 	case "tfrecord":
-		next = tfrecord.NewReader(cr).Next
+		records, err = countRecords(tfrecord.NewReader(cr))
 	case "lines":
-		next = channels.NewLineReader(cr).Next
+		records, err = countRecords(channels.NewLineReader(cr))
 	}
+	if err != nil {
+		fmt.Fprintf(stderr, "smtrain pipe read: %s: record %d: %v\n", c.FIFOPath(*epoch), records, err)
+		return 1
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Fprintf(stdout, "records=%d bytes=%d seconds=%.3f MBps=%.1f\n", records, cr.n, secs, float64(cr.n)/secs/1e6)
+	return 0
+}
+
+// countRaw reads r to its end in 1 MiB reads; each read counts as a record.
+func countRaw(r io.Reader) (int, error) {
+	buf := make([]byte, 1<<20)
 	records := 0
 	for {
-		_, err := next()
+		n, err := r.Read(buf)
+		if n > 0 {
+			records++
+		}
 		if err == io.EOF {
-			break
+			return records, nil
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "smtrain pipe read: %s: record %d: %v\n", c.FIFOPath(*epoch), records, err)
-			return 1
+			return records, err
+		}
+	}
+}
+
+// countRecords reads every record of r, as a training loop does.
+func countRecords(r interface{ Next() ([]byte, error) }) (int, error) {
+	records := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			return records, nil
+		}
+		if err != nil {
+			return records, err
 		}
 		records++
 	}
-	total = cr.n
-	secs := time.Since(start).Seconds()
-	fmt.Fprintf(stdout, "records=%d bytes=%d seconds=%.3f MBps=%.1f\n", records, total, secs, float64(total)/secs/1e6)
-	return 0
 }
 
 // pipeServe serves files through a channel's FIFOs as SageMaker does
