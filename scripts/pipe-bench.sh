@@ -10,6 +10,8 @@
 #                default size unless the reader enlarges it (ours does).
 #
 # Usage: scripts/pipe-bench.sh [MiB per run (default 512)] [runs (default 5)]
+# Measure on a quiet machine (1-minute load average below 1): the two
+# readers and the writer need the CPUs to themselves.
 # Prints one line per format and pipe: the median MB/s of each reader, their
 # ratio, and the median CPU time (user+sys) each reader spent per GB, which
 # is less sensitive to other load on the machine than wall time.
@@ -21,8 +23,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-(cd "$root" && go build -o "$tmp/smtrain" ./cmd/smtrain)
-smtrain=$tmp/smtrain
+# SMTRAIN=path measures that build of smtrain instead of this tree's.
+if [ -n "${SMTRAIN:-}" ]; then
+  smtrain=$SMTRAIN
+else
+  (cd "$root" && go build -o "$tmp/smtrain" ./cmd/smtrain)
+  smtrain=$tmp/smtrain
+fi
 
 # One block of whole records per format, repeated to size_mib MiB.
 python3 - "$tmp" <<'EOF'
@@ -84,8 +91,9 @@ measure() {
     dd if="$file" of="${dir}_0" bs=1M status=none & wpid=$!
   fi
   local t0 t1
+  # Both readers start once the FIFO exists.
+  while [ ! -p "${dir}_0" ]; do sleep 0.001; done
   if [ "$reader" = dd ]; then
-    while [ ! -p "${dir}_0" ]; do sleep 0.001; done
     t0=$(now)
     /usr/bin/time -o "$tmp/cpu" -f "%U %S" dd if="${dir}_0" of=/dev/null bs=1M status=none
     t1=$(now)
