@@ -61,6 +61,7 @@ func newRun(p *plan, created time.Time) *run {
 		TrainingJobArn:    p.arn,
 		TrainingJobStatus: StatusInProgress,
 		CreationTime:      created,
+		ExitCodes:         map[string]int{},
 	}
 	for _, d := range p.spec.AlgorithmSpecification.MetricDefinitions {
 		r.defs = append(r.defs, metricDef{d.Name, regexp.MustCompile(d.Regex)})
@@ -181,12 +182,10 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		go func() { exits <- exit{i, hp.wait()} }()
 	}
 
-	syncDone := make(chan struct{})
+	var syncWG sync.WaitGroup
 	syncStop := make(chan struct{})
 	if syncer != nil {
-		go func() { defer close(syncDone); syncer.loop(syncStop, p.cfg.syncInterval) }()
-	} else {
-		close(syncDone)
+		syncWG.Go(func() { syncer.loop(syncStop, p.cfg.syncInterval) })
 	}
 
 	timer := time.NewTimer(time.Duration(p.spec.StoppingCondition.MaxRuntimeInSeconds) * time.Second)
@@ -228,7 +227,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		select {
 		case e := <-exits:
 			running--
-			r.res.ExitCodes = setCode(r.res.ExitCodes, p.hosts[e.i].label, e.code)
+			r.res.ExitCodes[p.hosts[e.i].label] = e.code
 			r.setState(e.i, "exited", e.code)
 			if e.code != 0 && status == "" {
 				stop(StatusFailed, SecondaryFailed, "")
@@ -263,7 +262,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	}
 	trainEnd := time.Now().UTC()
 	close(syncStop)
-	<-syncDone
+	syncWG.Wait()
 	var errs []error
 	if syncer != nil {
 		if err := syncer.once(); err != nil {
@@ -299,14 +298,6 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	tr := r.res.SecondaryStatusTransitions
 	tr[len(tr)-1].EndTime = &now
 	return r.res, errors.Join(errs...)
-}
-
-func setCode(m map[string]int, k string, v int) map[string]int {
-	if m == nil {
-		m = map[string]int{}
-	}
-	m[k] = v
-	return m
 }
 
 func (r *run) stateOf(i int) string {
