@@ -2,30 +2,20 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/job"
 )
 
 func init() {
 	commands["local"] = command{summary: "run a job on this machine (-f JOB.json)", run: runLocal}
 }
-
-// Exit codes of smtrain local.
-const (
-	exitCompleted = 0
-	exitFailed    = 1
-	exitUsage     = 2
-	exitStopped   = 3
-)
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet]", stderr)
@@ -37,20 +27,18 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	image := fs.Bool("image", false, "run TrainingImage as containers even if the job names a Program")
 	grace := fs.Duration("grace", 120*time.Second, "time between SIGTERM and SIGKILL when the job is stopped")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return exitUsage
+	pos, code, ok := cli.ParseFlags(fs, args)
+	if !ok {
+		return code
 	}
-	if *file == "" || fs.NArg() > 0 {
+	if *file == "" || len(pos) > 0 {
 		fs.Usage()
-		return exitUsage
+		return cli.ExitUsage
 	}
 	spec, err := job.Load(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain local:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	// With --json stdout is kept for the result: the hosts' output goes to
 	// stderr.
@@ -99,48 +87,14 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	res, err := job.RunLocal(ctx, spec, opts...)
 	if err != nil && res.TrainingJobName == "" {
 		fmt.Fprintln(stderr, "smtrain local:", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 	}
-	code := printResult(res, *asJSON, stdout, stderr)
-	if err != nil && code == exitCompleted {
-		return exitFailed // the job completed, but its artifacts or checkpoints were not all saved
+	code = printResult(res, *asJSON, stdout, stderr)
+	if err != nil && code == cli.ExitCompleted {
+		return cli.ExitFailed // the job completed, but its artifacts or checkpoints were not all saved
 	}
 	return code
-}
-
-func printSummary(w io.Writer, r job.Result) {
-	fmt.Fprintf(w, "\nTraining job %s: %s (%s)\n", r.TrainingJobName, r.TrainingJobStatus, r.SecondaryStatus)
-	if r.FailureReason != "" {
-		fmt.Fprintf(w, "Failure reason: %s\n", r.FailureReason)
-	}
-	if r.ModelArtifacts != nil {
-		fmt.Fprintf(w, "Model:  %s\n", r.ModelArtifacts.S3ModelArtifacts)
-	}
-	if r.OutputDataS3Uri != "" {
-		fmt.Fprintf(w, "Output: %s\n", r.OutputDataS3Uri)
-	}
-	if r.LocalArtifactsDir != "" && !strings.HasPrefix(r.OutputDataS3Uri, "file://") {
-		fmt.Fprintf(w, "On this machine: %s\n", r.LocalArtifactsDir)
-	}
-	for _, m := range r.FinalMetricDataList {
-		fmt.Fprintf(w, "Metric %s = %s\n", m.MetricName, strconv.FormatFloat(m.Value, 'g', -1, 64))
-	}
-	for _, h := range sortedHosts(r.ExitCodes) {
-		fmt.Fprintf(w, "Host %s exit code %d\n", h, r.ExitCodes[h])
-	}
-	fmt.Fprintf(w, "Training seconds: %d\n", r.TrainingTimeInSeconds)
-}
-
-func sortedHosts(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for n := 1; len(out) < len(m) && n <= 10000; n++ {
-		k := "algo-" + strconv.Itoa(n)
-		if _, ok := m[k]; ok {
-			out = append(out, k)
-		}
-	}
-	return out
 }
