@@ -65,7 +65,14 @@ func TestLocalContainers(t *testing.T) {
 			s.HyperParameters = map[string]string{"epochs": "3"}
 			s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "FastFile")}
 			s.AlgorithmSpecification.MetricDefinitions = metricDefs(t, "train:loss")
-			res, out := runJob(t, s)
+			var opts []LocalOption
+			if hosts == 2 {
+				// WithImage runs the image even though the job names a
+				// Program (one that does not exist: using it would fail).
+				s.Program = []string{"./no-such-program"}
+				opts = append(opts, WithImage())
+			}
+			res, out := runJob(t, s, opts...)
 			require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
 			assert.Len(t, res.ExitCodes, hosts)
 			require.Len(t, res.FinalMetricDataList, 1)
