@@ -606,14 +606,23 @@ func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "bucket", "train"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "bucket", "train", "x"), []byte("x\n"), 0o644))
-	s := localSpec(t, "s3-root", "sh", "-c", `cp "$SAGEMAKER_BASE_DIR/input/data/train/x" "$SAGEMAKER_BASE_DIR/model/"`)
-	s.InputDataConfig = []Channel{channel("train", "s3://bucket/train/", "")}
+	s := localSpec(t, "s3-root", "sh", "-c", `set -e
+d="$SAGEMAKER_BASE_DIR/input/data"
+cp "$d/train/x" "$SAGEMAKER_BASE_DIR/model/"
+cp "$d/train-manifest" "$d/one-manifest" "$SAGEMAKER_BASE_DIR/output/data/"`)
+	s.InputDataConfig = []Channel{channel("train", "s3://bucket/train/", ""), channel("one", "s3://bucket/train/x", "")}
 	s.OutputDataConfig.S3OutputPath = "s3://bucket/out"
 	res, out := runJob(t, s, WithS3Root(root))
 	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
 	assert.Equal(t, "s3://bucket/out/s3-root/output/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
 	files := readTarGz(t, filepath.Join(root, "bucket", "out", "s3-root", "output", "model.tar.gz"))
 	assert.Equal(t, map[string][]byte{"x": []byte("x\n")}, files)
+	// The manifests are the platform's: the key prefix, then s3:// URIs.
+	files = readTarGz(t, filepath.Join(root, "bucket", "out", "s3-root", "output", "output.tar.gz"))
+	assert.Equal(t, map[string][]byte{
+		"train-manifest": []byte("train/\ns3://bucket/train/x\n"),
+		"one-manifest":   []byte("train/x\ns3://bucket/train/x\n"),
+	}, files)
 	assertClean(t, tmp, "", res)
 }
 

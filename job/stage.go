@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 type stagedChannel struct {
 	spec   Channel
 	mode   string
+	src    string   // the local directory or file standing for the S3Uri
 	root   string   // directory the keys are relative to
 	files  []string // absolute paths, sorted by key
 	keys   []string // paths relative to root, slash-separated
@@ -38,6 +40,7 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 			errs = append(errs, fmt.Errorf("channel %s: %w", c.ChannelName, err))
 			continue
 		}
+		sc.src = path
 		info, err := os.Stat(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("channel %s: data path %s (from %s): %w", c.ChannelName, path, src.S3Uri, err))
@@ -80,6 +83,32 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 		out = append(out, sc)
 	}
 	return out, errors.Join(errs...)
+}
+
+// manifest is the <channel>-manifest file for the files idx. For an s3://
+// channel it is what the platform writes: the key prefix without the
+// bucket, then the s3:// URI of each object of this host. For a file://
+// channel it is the same with the source directory and file:// URIs.
+func (sc *stagedChannel) manifest(idx []int) []byte {
+	var b strings.Builder
+	m := s3UriRE.FindStringSubmatch(sc.spec.DataSource.S3DataSource.S3Uri)
+	if m == nil || m[1] != "s3" {
+		b.WriteString(sc.root + "/\n")
+		for _, i := range idx {
+			b.WriteString("file://" + sc.files[i] + "\n")
+		}
+		return []byte(b.String())
+	}
+	bucket, prefix := m[2], m[3]
+	dir := strings.TrimSuffix(prefix, "/") // the keys are relative to it
+	if sc.root != sc.src {
+		dir = path.Dir(prefix) // the URI names one object
+	}
+	b.WriteString(prefix + "\n")
+	for _, i := range idx {
+		b.WriteString("s3://" + bucket + "/" + path.Join(dir, sc.keys[i]) + "\n")
+	}
+	return []byte(b.String())
 }
 
 // filesFor returns the indexes of the files host hi receives.
@@ -137,12 +166,7 @@ func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 	dataDir := h.paths.InputData
 	name := sc.spec.ChannelName
 	idx := sc.filesFor(hi)
-	var man strings.Builder
-	man.WriteString(sc.root + "/\n")
-	for _, i := range idx {
-		man.WriteString("file://" + sc.files[i] + "\n")
-	}
-	if err := writeFileAtomic(filepath.Join(dataDir, name+"-manifest"), []byte(man.String())); err != nil {
+	if err := writeFileAtomic(filepath.Join(dataDir, name+"-manifest"), sc.manifest(idx)); err != nil {
 		return err
 	}
 	if sc.mode == "Pipe" {
