@@ -561,6 +561,13 @@ func TestLocalBadInput(t *testing.T) {
 		}, "channel train: data path " + data + "/nope"},
 		{"missing program", func(s *Spec) { s.Program = []string{"./does-not-exist"} }, "Program: ./does-not-exist does not exist"},
 		{"program not on PATH", func(s *Spec) { s.Program = []string{"no-such-program-xyz"} }, `Program: "no-such-program-xyz" not found`},
+		{"Go package that does not build", func(s *Spec) {
+			pkg := filepath.Join(data, "broken")
+			require.NoError(t, os.MkdirAll(pkg, 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(pkg, "go.mod"), []byte("module broken\n\ngo 1.24\n"), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(pkg, "main.go"), []byte("package main\n\nfunc main() { undefinedName() }\n"), 0o644))
+			s.Program = []string{pkg}
+		}, "Program: go build . (in " + data + "/broken)"},
 		{"invalid spec", func(s *Spec) { s.TrainingJobName = "bad_name"; s.ResourceConfig.InstanceCount = 0 }, "invalid job: TrainingJobName"},
 		{"duplicate channel", func(s *Spec) {
 			s.InputDataConfig = []Channel{channel("a", "file://"+data, ""), channel("a", "file://"+data, "")}
