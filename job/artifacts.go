@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -34,40 +36,55 @@ func (p *plan) writeArtifacts() error {
 // tarGz writes the union of the trees under roots into one tar.gz at dst.
 // Entry names are relative to the roots ("model.json", "sub/x"); where two
 // hosts wrote the same name the later host (algo-2 after algo-1) wins.
-// Symbolic links are followed (their target's content is stored).
+// Symbolic links are followed, to files (their content is stored) and to
+// directories (their files are stored under the link's name), except a
+// link back into a directory being archived. Dangling links and anything
+// that is neither a file nor a directory are left out; a missing root is
+// an empty tree.
 func tarGz(dst string, roots []string) error {
 	type entry struct {
 		path string
 		info fs.FileInfo
 	}
 	entries := map[string]entry{}
-	for _, root := range roots {
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				return err
-			}
-			if path == root {
-				return nil
-			}
-			info, err := os.Stat(path)
-			if err != nil {
-				return nil // dangling link
-			}
-			if !info.Mode().IsRegular() && !info.IsDir() {
-				return nil
-			}
-			rel, _ := filepath.Rel(root, path)
-			rel = filepath.ToSlash(rel)
-			if info.IsDir() {
-				rel += "/"
-			}
-			entries[rel] = entry{path, info}
-			return nil
-		})
+	var add func(dir, rel string, active []string) error
+	add = func(dir, rel string, active []string) error {
+		real, err := filepath.EvalSymlinks(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // a host without this directory, or removed meanwhile
+		}
 		if err != nil {
+			return err
+		}
+		if slices.Contains(active, real) {
+			return nil // a link loop: the directory is being archived already
+		}
+		active = append(active, real)
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			p, name := filepath.Join(dir, e.Name()), path.Join(rel, e.Name())
+			info, err := os.Stat(p) // follows links
+			switch {
+			case err != nil: // a dangling link, or removed meanwhile
+			case info.Mode().IsRegular():
+				entries[name] = entry{p, info}
+			case info.IsDir():
+				entries[name+"/"] = entry{p, info}
+				if err := add(p, name, active); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, root := range roots {
+		if err := add(root, "", nil); err != nil {
 			return fmt.Errorf("%s: %w", dst, err)
 		}
 	}

@@ -946,7 +946,11 @@ func TestTarGzUnionOfHosts(t *testing.T) {
 	write(b, "only-2", "2")
 	require.NoError(t, os.Symlink(filepath.Join(a, "sub", "x"), filepath.Join(b, "link")))
 	require.NoError(t, os.Symlink(filepath.Join(b, "gone"), filepath.Join(b, "dangling")))
-	none := filepath.Join(t.TempDir(), "missing") // a host that wrote no model directory
+	elsewhere := t.TempDir()
+	write(elsewhere, "y", "y elsewhere")
+	require.NoError(t, os.Symlink(elsewhere, filepath.Join(b, "linkdir")))
+	require.NoError(t, os.Symlink(a, filepath.Join(a, "sub", "loop"))) // back to its own root
+	none := filepath.Join(t.TempDir(), "missing")                      // a host that wrote no model directory
 	out := t.TempDir()
 	dst := filepath.Join(out, "model.tar.gz")
 	require.NoError(t, tarGz(dst, []string{a, none, b}))
@@ -955,6 +959,7 @@ func TestTarGzUnionOfHosts(t *testing.T) {
 		"sub/x":      []byte("x of algo-1"),
 		"only-2":     []byte("2"),
 		"link":       []byte("x of algo-1"), // links are followed
+		"linkdir/y":  []byte("y elsewhere"), // into directories too
 	}, readTarGz(t, dst))
 	ents, err := os.ReadDir(out)
 	require.NoError(t, err)
