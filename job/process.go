@@ -171,7 +171,7 @@ func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Env = p.hostEnv(h, true)
 	cmd.Dir = h.paths.Base
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = hostProcAttr()
 	c, err := r.startChild(cmd, h.label, outWG, func() {
 		// The group may outlive its leader; nothing of the host stays.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,4 +116,48 @@ func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 	code = run([]string{"local"}, &stdout, &stderr)
 	assert.Equal(t, 2, code)
 	assert.True(t, strings.HasPrefix(stderr.String(), "usage: smtrain local"))
+}
+
+// TestLocalHostsDieWithSmtrain: when smtrain local itself is killed with
+// SIGKILL (no chance to stop its hosts), the kernel kills the host
+// processes too; none keeps running on its own.
+func TestLocalHostsDieWithSmtrain(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "host.pid")
+	spec := map[string]any{
+		"TrainingJobName":        "orphan",
+		"AlgorithmSpecification": map[string]any{"TrainingInputMode": "File"},
+		"OutputDataConfig":       map[string]any{"S3OutputPath": "file://out"},
+		"ResourceConfig":         map[string]any{"InstanceType": "ml.m5.large", "InstanceCount": 1},
+		"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": 600},
+		"Program":                []string{"sh", "-c", "echo $$ > " + pidFile + ".tmp && mv " + pidFile + ".tmp " + pidFile + " && exec sleep 600"},
+	}
+	b, err := json.Marshal(spec)
+	require.NoError(t, err)
+	jobFile := filepath.Join(dir, "job.json")
+	require.NoError(t, os.WriteFile(jobFile, b, 0o644))
+
+	cmd := exec.Command(smtrainBinary(t), "local", "-f", jobFile, "--quiet")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	var pid int
+	require.Eventually(t, func() bool {
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	}, 30*time.Second, 10*time.Millisecond, "the host never started: %s", &out)
+	require.NoError(t, syscall.Kill(pid, 0), "host %d should be running", pid)
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // should it outlive the check below
+
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+	assert.Eventually(t, func() bool {
+		return syscall.Kill(pid, 0) == syscall.ESRCH
+	}, 10*time.Second, 10*time.Millisecond, "host %d still runs after smtrain local was killed", pid)
 }

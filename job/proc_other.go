@@ -1,0 +1,8 @@
+//go:build !linux
+
+package job
+
+import "syscall"
+
+// hostProcAttr starts a host process as its own process group.
+func hostProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
