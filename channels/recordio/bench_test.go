@@ -2,7 +2,6 @@ package recordio_test
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"testing"
 
@@ -10,36 +9,14 @@ import (
 	"github.com/sagemaker-go/training/channels/recordio"
 )
 
-// BenchmarkNext measures one record per op from memory: the parsing cost
-// and its allocations (0 per record).
 func BenchmarkNext(b *testing.B) {
-	for _, size := range []int{100, 4 << 10, 1 << 20} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			var buf bytes.Buffer
-			w := recordio.NewWriter(&buf)
-			rec := bytes.Repeat([]byte{'x'}, size)
-			for buf.Len() < 8<<20 {
-				w.Write(rec)
-			}
-			r := recordio.NewReader(&recordtest.RepeatReader{Data: buf.Bytes()})
-			r.Next() // allocate the buffers
-			b.SetBytes(int64(size + 8))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := r.Next(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	recordtest.BenchNext(b, func(rec []byte) []byte {
+		var buf bytes.Buffer
+		recordio.NewWriter(&buf).Write(rec)
+		return buf.Bytes()
+	}, func(r io.Reader) recordtest.Nexter { return recordio.NewReader(r) })
 }
 
 func BenchmarkWrite(b *testing.B) {
-	rec := bytes.Repeat([]byte{'x'}, 4096)
-	w := recordio.NewWriter(io.Discard)
-	b.SetBytes(int64(len(rec) + 8))
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Write(rec)
-	}
+	recordtest.BenchWrite(b, 8, recordio.NewWriter(io.Discard).Write)
 }

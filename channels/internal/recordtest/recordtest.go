@@ -5,7 +5,9 @@ package recordtest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"testing"
 )
 
 // Nexter is a record reader: Next returns a record valid until the next
@@ -61,4 +63,37 @@ func (r *RepeatReader) Read(p []byte) (int, error) {
 		r.off = (r.off + c) % len(r.Data)
 	}
 	return n, nil
+}
+
+// BenchNext measures Next on records of 100 B, 4 KiB and 1 MiB served
+// from memory: the parsing cost and its allocations (0 per record).
+// frame returns one record in the reader's framing; open makes a reader.
+func BenchNext(b *testing.B, frame func(rec []byte) []byte, open func(io.Reader) Nexter) {
+	for _, size := range []int{100, 4 << 10, 1 << 20} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			one := frame(bytes.Repeat([]byte{'x'}, size))
+			r := open(&RepeatReader{Data: bytes.Repeat(one, max(1, 8<<20/len(one)))})
+			r.Next() // allocate the buffers
+			b.SetBytes(int64(len(one)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchWrite measures writing one 4 KiB record per op; frame is the
+// framing's size per record.
+func BenchWrite(b *testing.B, frame int, write func(rec []byte) error) {
+	rec := bytes.Repeat([]byte{'x'}, 4096)
+	b.SetBytes(int64(len(rec) + frame))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := write(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
