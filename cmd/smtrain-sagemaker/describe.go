@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	commands["describe"] = command{summary: "show a SageMaker training job (NAME [--json])", run: runDescribe}
+	commands["describe"] = cli.Command{Summary: "show a SageMaker training job (NAME [--json])", Run: runDescribe}
 }
 
 // runDescribe is `smtrain describe NAME [--json]`: DescribeTrainingJob's

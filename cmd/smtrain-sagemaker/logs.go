@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	commands["logs"] = command{summary: "print a SageMaker training job's CloudWatch logs (NAME [--follow])", run: runLogs}
+	commands["logs"] = cli.Command{Summary: "print a SageMaker training job's CloudWatch logs (NAME [--follow])", Run: runLogs}
 }
 
 // runLogs is `smtrain logs NAME [--follow]`: the job's log streams in

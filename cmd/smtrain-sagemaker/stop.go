@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	commands["stop"] = command{summary: "stop a SageMaker training job (NAME [--wait])", run: runStop}
+	commands["stop"] = cli.Command{Summary: "stop a SageMaker training job (NAME [--wait])", Run: runStop}
 }
 
 // runStop is `smtrain stop NAME [--wait]`: StopTrainingJob (SageMaker sends

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	commands["submit"] = command{summary: "run a job on SageMaker (-f JOB.json [--wait] [--logs] [--download DIR])", run: runSubmit}
+	commands["submit"] = cli.Command{Summary: "run a job on SageMaker (-f JOB.json [--wait] [--logs] [--download DIR])", Run: runSubmit}
 }
 
 // awsFlags are the flags every SageMaker command takes.

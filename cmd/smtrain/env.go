@@ -9,11 +9,12 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/internal/pyjson"
 )
 
 func init() {
-	commands["env"] = command{summary: "print the SM_* variables and arguments a program in this tree would get", run: runEnv}
+	commands["env"] = cli.Command{Summary: "print the SM_* variables and arguments a program in this tree would get", Run: runEnv}
 }
 
 // runEnv is `smtrain env [--json] [--base DIR]`: the SM_* variables as

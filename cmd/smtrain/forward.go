@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+
+	"github.com/sagemaker-go/training/internal/cli"
 )
 
 // sageMakerCommand is the executable that runs the commands calling
@@ -25,7 +27,7 @@ func init() {
 		"stop":     "stop a SageMaker training job (NAME [--wait])",
 		"logs":     "print a SageMaker training job's CloudWatch logs (NAME [--follow])",
 	} {
-		commands[name] = command{summary: summary + "; runs " + sageMakerCommand, run: forward(name)}
+		commands[name] = cli.Command{Summary: summary + "; runs " + sageMakerCommand, Run: forward(name)}
 	}
 }
 

@@ -14,11 +14,11 @@ import (
 )
 
 func init() {
-	commands["local"] = command{summary: "run a job on this machine (-f JOB.json)", run: runLocal}
+	commands["local"] = cli.Command{Summary: "run a job on this machine (-f JOB.json)", Run: runLocal}
 }
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet]", stderr)
+	fs := cli.NewFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet]", stderr)
 	file := fs.String("f", "", "the job file: a CreateTrainingJob request JSON, plus Program")
 	asJSON := fs.Bool("json", false, "print the result as DescribeTrainingJob-shaped JSON")
 	dir := fs.String("dir", "", "run in this directory (kept) instead of a temporary one")
@@ -92,7 +92,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 	}
-	code = printResult(res, *asJSON, stdout, stderr)
+	code = cli.PrintResult(res, *asJSON, stdout, stderr)
 	if err != nil && code == cli.ExitCompleted {
 		return cli.ExitFailed // the job completed, but its artifacts or checkpoints were not all saved
 	}

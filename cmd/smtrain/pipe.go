@@ -15,10 +15,11 @@ import (
 	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/channels/recordio"
 	"github.com/sagemaker-go/training/channels/tfrecord"
+	"github.com/sagemaker-go/training/internal/cli"
 )
 
 func init() {
-	commands["pipe"] = command{summary: "read or serve Pipe-mode FIFOs (pipe read | pipe serve)", run: runPipe}
+	commands["pipe"] = cli.Command{Summary: "read or serve Pipe-mode FIFOs (pipe read | pipe serve)", Run: runPipe}
 }
 
 func runPipe(args []string, stdout, stderr io.Writer) int {

@@ -1,5 +1,6 @@
 // Package cli holds what the smtrain and smtrain-sagemaker commands share:
-// their exit codes, flag sets, and a job result printed as the summary
+// the dispatch of subcommands, their exit codes, flag sets, and a job result
+// printed as the summary
 // `smtrain local` prints or as DescribeTrainingJob-shaped JSON. It does not
 // import the AWS SDK, so smtrain stays quick to start.
 package cli
@@ -10,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -23,6 +25,45 @@ const (
 	ExitUsage     = 2 // bad flags, bad job file, missing configuration
 	ExitStopped   = 3 // the job was stopped
 )
+
+// Command is one subcommand; Run gets the arguments after its name and
+// returns the exit code.
+type Command struct {
+	Summary string
+	Run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// Main runs the subcommand that args[0] names, or prints the usage (header
+// first, then each command with its summary): exit 2 without a command or
+// with an unknown one, 0 for -h, --help and help.
+func Main(prog, header string, commands map[string]Command, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, header, commands)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
+		usage(stderr, header, commands)
+		return ExitUsage
+	}
+	return c.Run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, header string, commands map[string]Command) {
+	fmt.Fprintf(w, "%s\n\ncommands:\n", header)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].Summary)
+	}
+}
 
 // NewFlagSet makes the flag set of `smtrain NAME`; usage is its first
 // usage line, printed before the flags' defaults.
