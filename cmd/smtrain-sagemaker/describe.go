@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/sagemaker-go/training/internal/cli"
 )
@@ -24,22 +20,12 @@ func runDescribe(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print DescribeTrainingJob-shaped JSON")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := cli.ParseFlags(fs, args)
+	j, code, ok := af.open("describe", fs, args, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return cli.ExitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	c, err := af.client(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "smtrain describe:", err)
-		return cli.ExitUsage
-	}
-	res, err := c.Describe(ctx, pos[0])
+	defer j.stop()
+	res, err := j.c.Describe(j.ctx, j.name)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain describe:", err)
 		return cli.ExitFailed

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/internal/cli"
@@ -26,23 +22,13 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	poll := fs.Duration("poll", 5*time.Second, "interval between reads with --follow")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := cli.ParseFlags(fs, args)
+	j, code, ok := af.open("logs", fs, args, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return cli.ExitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	c, err := af.client(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "smtrain logs:", err)
-		return cli.ExitUsage
-	}
-	if err := c.Logs(ctx, pos[0], stdout, *follow, *poll); err != nil {
-		if ctx.Err() != nil {
+	defer j.stop()
+	if err := j.c.Logs(j.ctx, j.name, stdout, *follow, *poll); err != nil {
+		if j.ctx.Err() != nil {
 			return cli.ExitCompleted // interrupted while following
 		}
 		fmt.Fprintln(stderr, "smtrain logs:", err)

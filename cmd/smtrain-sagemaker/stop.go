@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/internal/cli"
@@ -27,28 +23,18 @@ func runStop(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&wf.poll, "poll", 5*time.Second, "first interval between status checks")
 	var af awsFlags
 	af.register(fs)
-	pos, code, ok := cli.ParseFlags(fs, args)
+	j, code, ok := af.open("stop", fs, args, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return cli.ExitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	c, err := af.client(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "smtrain stop:", err)
-		return cli.ExitUsage
-	}
-	if err := c.Stop(ctx, pos[0]); err != nil {
+	defer j.stop()
+	if err := j.c.Stop(j.ctx, j.name); err != nil {
 		fmt.Fprintln(stderr, "smtrain stop:", err)
 		return cli.ExitFailed
 	}
 	if !*wait {
-		fmt.Fprintf(stderr, "Stopping %s\n", pos[0])
+		fmt.Fprintf(stderr, "Stopping %s\n", j.name)
 		return cli.ExitCompleted
 	}
-	return wf.wait(ctx, c, pos[0], false, stdout, stderr, "stop")
+	return wf.wait(j.ctx, j.c, j.name, false, stdout, stderr, "stop")
 }

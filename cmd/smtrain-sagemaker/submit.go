@@ -49,6 +49,38 @@ func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
 	return sagemaker.New(ctx, opts...)
 }
 
+// jobCall is a command on one job, NAME, ready to call SageMaker.
+type jobCall struct {
+	name string
+	ctx  context.Context // cancelled by SIGINT and SIGTERM
+	stop context.CancelFunc
+	c    *sagemaker.Client
+}
+
+// open parses the flags of `smtrain CMD NAME`, then makes the client. When
+// ok is false the usage or the error has been printed and code is the exit
+// code; otherwise the caller must call stop.
+func (a *awsFlags) open(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer) (j jobCall, code int, ok bool) {
+	pos, code, ok := cli.ParseFlags(fs, args)
+	if !ok {
+		return j, code, false
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return j, cli.ExitUsage, false
+	}
+	j.name = pos[0]
+	j.ctx, j.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	c, err := a.client(j.ctx)
+	if err != nil {
+		j.stop()
+		fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
+		return j, cli.ExitUsage, false
+	}
+	j.c = c
+	return j, 0, true
+}
+
 // waitFlags are the flags of the commands that wait for a job.
 type waitFlags struct {
 	poll          time.Duration
