@@ -10,6 +10,7 @@
 #                default size unless the reader enlarges it (ours does).
 #
 # Usage: scripts/pipe-bench.sh [MiB per run (default 512)] [runs (default 5)]
+# ROWS="recordio-100 lines-100" and PIPES=pipe1M measure only those rows.
 # Measure on a quiet machine (1-minute load average below 1): the two
 # readers and the writer need the CPUs to themselves.
 # Prints one line per format and pipe: the median MB/s of each reader, their
@@ -68,8 +69,10 @@ for name, make in [
         f.write(rec * n)
 EOF
 
+rows=${ROWS:-recordio-100 recordio-4096 recordio-1048576 tfrecord-4096 lines-100}
 for f in "$tmp"/*.block; do
   name=${f%.block}
+  case " $rows " in *" ${name##*/} "*) ;; *) rm "$f"; continue ;; esac
   reps=$(( size_mib * 1048576 / $(stat -c %s "$f") ))
   for _ in $(seq "$reps"); do cat "$f"; done > "$name.data"
   rm "$f"
@@ -112,8 +115,8 @@ measure() {
 median() { awk -v c="$1" '{print $c}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '%-18s %-12s %9s %9s %6s %12s %12s\n' format pipe "dd MB/s" "Go MB/s" ratio "dd CPU s/GB" "Go CPU s/GB"
-for pipe in pipe1M pipeDefault; do
-  for f in recordio-100 recordio-4096 recordio-1048576 tfrecord-4096 lines-100; do
+for pipe in ${PIPES:-pipe1M pipeDefault}; do
+  for f in $rows; do
     format=${f%%-*}
     file=$tmp/$f.data
     dd_runs=() go_runs=()
