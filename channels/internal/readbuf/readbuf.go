@@ -28,20 +28,24 @@ type Buf struct {
 // returns io.EOF when no byte at all is left, io.ErrUnexpectedEOF when
 // fewer than n are.
 //
-// Each read asks for at least Size bytes whenever the unread tail can be
-// moved to the front to make that room (the tail is then at most Size/16
-// bytes, usually part of one record). On a pipe of Size bytes such a read
+// Each read asks for at least Size bytes whenever moving the unread tail
+// (part of one record) to the front makes that room. On a pipe of Size bytes such a read
 // takes everything the writer has put in it, as dd does; a read a few
 // bytes short leaves one page in the pipe, and the writer's next
 // Size-byte write then finds it full and sleeps until the reader comes
 // back (measured: 100-byte RecordIO records through a 1 MiB pipe went
-// from 0.83-0.87 to 0.93-0.95 of dd's throughput).
+// from 0.83-0.87 to 0.93-0.95 of dd's throughput). For the same reason a
+// record of up to MaxInPlace bytes too long to leave room for such a read
+// beside it grows the buffer to four times the record, as Grow does.
 func (b *Buf) Fill(n int) error {
 	if b.B == nil {
 		b.B = make([]byte, b.Size+b.Size/16)
 	}
 	if b.End-b.Pos >= n {
 		return nil
+	}
+	if n > len(b.B)-b.Size && 4*n > len(b.B) && n <= MaxInPlace {
+		b.Grow(n)
 	}
 	if b.Pos+n > len(b.B) || len(b.B)-b.End < b.Size && b.End-b.Pos <= len(b.B)-b.Size {
 		b.End = copy(b.B, b.B[b.Pos:b.End])
