@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/sagemaker-go/training/channels/internal/readbuf"
 )
 
 // ErrLineTooLong is returned by LineReader.Next for a line over the limit.
@@ -15,12 +17,15 @@ var ErrLineTooLong = errors.New("line longer than the limit")
 // each line in place, without a copy, like bufio.Scanner but with no fixed
 // limit on the line length (the buffer grows to hold a long line and stays
 // grown).
+//
+// Like the RecordIO and TFRecord readers it reads through
+// channels/internal/readbuf, so every read asks for at least the buffer
+// size (1 MiB by default): the short part of a line left at the end of
+// the buffer is moved to the front first. A read a few bytes short of a
+// 1 MiB pipe would leave the writer a full pipe to sleep on.
 type LineReader struct {
-	r      io.Reader
-	buf    []byte
-	pos    int // start of the next line
-	scan   int // bytes before scan hold no '\n' after pos
-	end    int
+	b      readbuf.Buf
+	scan   int // bytes after b.Pos known to hold no '\n'
 	maxLen int
 	eof    bool
 	err    error
@@ -32,19 +37,17 @@ type LineOption func(*LineReader)
 // WithMaxLineLen sets the longest line Next accepts (default 1 GiB).
 func WithMaxLineLen(n int) LineOption { return func(l *LineReader) { l.maxLen = n } }
 
-// WithLineBufferSize sets the initial read buffer size (default 1 MiB).
+// WithLineBufferSize sets the size of each read (default 1 MiB); the
+// buffer is a sixteenth larger.
 func WithLineBufferSize(n int) LineOption {
-	return func(l *LineReader) { l.buf = make([]byte, max(n, 16)) }
+	return func(l *LineReader) { l.b.Size = max(n, 16) }
 }
 
 // NewLineReader returns a LineReader reading from r.
 func NewLineReader(r io.Reader, opts ...LineOption) *LineReader {
-	l := &LineReader{r: r, maxLen: 1 << 30}
+	l := &LineReader{b: readbuf.Buf{R: r, Size: 1 << 20}, maxLen: 1 << 30}
 	for _, o := range opts {
 		o(l)
-	}
-	if l.buf == nil {
-		l.buf = make([]byte, 1<<20)
 	}
 	return l
 }
@@ -53,28 +56,29 @@ func NewLineReader(r io.Reader, opts ...LineOption) *LineReader {
 // it). The slice is valid until the next call. A last line without a final
 // newline is returned too; then Next returns io.EOF.
 func (l *LineReader) Next() ([]byte, error) {
-	for empty := 0; ; {
+	b := &l.b
+	for {
 		if l.err != nil {
 			return nil, l.err
 		}
-		if i := bytes.IndexByte(l.buf[l.scan:l.end], '\n'); i >= 0 {
-			j := l.scan + i
-			line := l.buf[l.pos:j]
-			l.pos, l.scan = j+1, j+1
+		if i := bytes.IndexByte(b.B[b.Pos+l.scan:b.End], '\n'); i >= 0 {
+			j := b.Pos + l.scan + i
+			line := b.B[b.Pos:j]
+			b.Pos, l.scan = j+1, 0
 			if n := len(line); n > 0 && line[n-1] == '\r' {
 				line = line[:n-1]
 			}
 			return line, nil
 		}
-		l.scan = l.end
-		if l.end-l.pos > l.maxLen {
+		l.scan = b.End - b.Pos
+		if l.scan > l.maxLen {
 			l.err = fmt.Errorf("%w (%d bytes)", ErrLineTooLong, l.maxLen)
 			continue
 		}
 		if l.eof {
-			if l.pos < l.end {
-				line := l.buf[l.pos:l.end]
-				l.pos = l.end
+			if l.scan > 0 {
+				line := b.B[b.Pos:b.End]
+				b.Pos, l.scan = b.End, 0
 				if n := len(line); line[n-1] == '\r' {
 					line = line[:n-1]
 				}
@@ -83,28 +87,20 @@ func (l *LineReader) Next() ([]byte, error) {
 			l.err = io.EOF
 			continue
 		}
-		if l.end == len(l.buf) {
-			if l.pos > 0 {
-				n := copy(l.buf, l.buf[l.pos:l.end])
-				l.scan -= l.pos
-				l.end, l.pos = n, 0
-			} else {
-				nb := make([]byte, 2*len(l.buf))
-				copy(nb, l.buf[:l.end])
-				l.buf = nb
-			}
+		// A partial line that leaves no room for a whole read beside it
+		// at least doubles the buffer (Fill's growth rule is for records
+		// of known length; a line's length is known only at its end).
+		if b.B != nil && l.scan >= len(b.B)-b.Size {
+			nb := make([]byte, max(2*len(b.B), l.scan+b.Size+b.Size/16))
+			b.End = copy(nb, b.B[b.Pos:b.End])
+			b.Pos, b.B = 0, nb
 		}
-		n, err := l.r.Read(l.buf[l.end:])
-		l.end += n
-		switch {
-		case err == io.EOF:
+		switch err := b.Fill(l.scan + 1); err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
 			l.eof = true
-		case err != nil:
+		default:
 			l.err = err
-		case n == 0:
-			if empty++; empty > 100 {
-				l.err = io.ErrNoProgress
-			}
 		}
 	}
 }

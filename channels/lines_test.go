@@ -3,6 +3,7 @@ package channels
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -101,4 +102,58 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// pipeLike hands out at most max bytes per Read, as a pipe of that size
+// does, and records the size of every request.
+type pipeLike struct {
+	r     io.Reader
+	max   int
+	asked []int
+}
+
+func (p *pipeLike) Read(b []byte) (int, error) {
+	p.asked = append(p.asked, len(b))
+	return p.r.Read(b[:min(len(b), p.max)])
+}
+
+// Every read asks for at least the read size, so that it empties a pipe of
+// that size: a shorter one leaves the writer a full pipe. Lines longer
+// than the buffer included.
+func TestLineReaderReadsAtLeastSize(t *testing.T) {
+	const size = 4096
+	var in strings.Builder
+	for i := 0; in.Len() < 40*size; i++ {
+		fmt.Fprintf(&in, "%d,%s\n", i, strings.Repeat("x", i%150))
+		if i%500 == 0 {
+			fmt.Fprintf(&in, "%s\r\n", strings.Repeat("z", i/100*size))
+		}
+	}
+	in.WriteString(strings.Repeat("y", 3*size)) // no final newline
+	src := &pipeLike{r: strings.NewReader(in.String()), max: size}
+	got, err := allLines(NewLineReader(src, WithLineBufferSize(size)))
+	require.NoError(t, err)
+	assert.Equal(t, wantLines(in.String()), got)
+	require.Greater(t, len(src.asked), in.Len()/size)
+	for i, n := range src.asked {
+		assert.GreaterOrEqual(t, n, size, "read %d", i)
+	}
+}
+
+func TestLineReaderNoAllocsPerLine(t *testing.T) {
+	l := NewLineReader(&recordtest.RepeatReader{Data: []byte(strings.Repeat("a,b,c\n", 1000))})
+	_, err := l.Next() // allocate the buffer
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100000, func() {
+		if _, err := l.Next(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+func BenchmarkLineReaderNext(b *testing.B) {
+	recordtest.BenchNext(b, func(rec []byte) []byte {
+		return append(rec, '\n')
+	}, func(r io.Reader) recordtest.Nexter { return NewLineReader(r) })
 }
