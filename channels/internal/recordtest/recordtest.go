@@ -49,13 +49,22 @@ func Count(r Nexter) (int, error) {
 }
 
 // RepeatReader serves Data over and over, like an endless stream; each
-// Read fills p.
+// Read fills p up to MaxRead bytes.
 type RepeatReader struct {
 	Data []byte
 	off  int
 }
 
+// MaxRead caps each RepeatReader.Read just under 1 MiB. The readers ask
+// for at least 1 MiB per read, and Go's copy switches to stores that
+// bypass the cache at 1 MiB, so an uncapped source would leave the
+// buffer out of the cache and BenchNext would measure cache misses
+// instead of parsing. (A FIFO or file is copied by the kernel, not by
+// Go's copy.)
+const MaxRead = 1<<20 - 4<<10
+
 func (r *RepeatReader) Read(p []byte) (int, error) {
+	p = p[:min(len(p), MaxRead)]
 	n := 0
 	for n < len(p) {
 		c := copy(p[n:], r.Data[r.off:])
