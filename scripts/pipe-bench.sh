@@ -79,6 +79,13 @@ for f in "$tmp"/*.block; do
   cat "$name.data" > /dev/null # into page cache
 done
 
+for f in $rows; do
+  if [ ! -f "$tmp/$f.data" ]; then
+    echo "pipe-bench: unknown row $f in ROWS (rows: recordio-100 recordio-4096 recordio-1048576 tfrecord-4096 lines-100)" >&2
+    exit 2
+  fi
+done
+
 now() { date +%s.%N; }
 
 # measure PIPE READER FORMAT FILE: prints "MB/s CPU-s/GB" of one run.
@@ -95,7 +102,10 @@ measure() {
   fi
   local t0 t1
   # Both readers start once the FIFO exists.
-  while [ ! -p "${dir}_0" ]; do sleep 0.001; done
+  while [ ! -p "${dir}_0" ]; do
+    kill -0 "$wpid" 2>/dev/null || { echo "pipe-bench: the writer exited before creating ${dir}_0" >&2; exit 1; }
+    sleep 0.001
+  done
   if [ "$reader" = dd ]; then
     t0=$(now)
     /usr/bin/time -o "$tmp/cpu" -f "%U %S" dd if="${dir}_0" of=/dev/null bs=1M status=none
