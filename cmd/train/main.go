@@ -25,7 +25,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/failure"
@@ -40,6 +42,13 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: train [train]\n\nRuns the program named by SAGEMAKER_PROGRAM (or the sagemaker_program\nhyperparameter) under the SageMaker training contract; see `go doc github.com/sagemaker-go/training/cmd/train`.")
 		return 2
 	}
+	// Catch SIGTERM and SIGINT from the first instant: one that comes while
+	// the tree loads cancels ctx, and Exec then ends the run as a stop before
+	// the program started (failure file, 128+signal) instead of the process
+	// dying by the signal. Exec catches them itself once it runs; this
+	// registration stays, so there is no moment without a handler.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	e, err := runner.LoadEnv(slog.Default())
 	if err != nil {
 		return failure.ExitCode(err)
@@ -57,5 +66,5 @@ func run(args []string) int {
 	if strings.EqualFold(os.Getenv("SMTRAIN_EQUALS_ARGS"), "true") {
 		opts = append(opts, runner.WithEqualsArgs())
 	}
-	return failure.ExitCode(runner.Exec(context.Background(), e, "", opts...))
+	return failure.ExitCode(runner.Exec(ctx, e, "", opts...))
 }

@@ -581,3 +581,40 @@ func TestTrainSecondSignalKillsAtOnce(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Minute, "no 10-minute grace period after a second signal")
 	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "ExitCode 137")
 }
+
+// TestTrainStopWhileLoading: a SIGTERM that arrives while train is still
+// reading the tree (here hyperparameters.json is a FIFO, so loading waits
+// for the test to write it) is not lost and does not kill train outright:
+// the program never starts, the failure file says why, and the exit code
+// is 143.
+func TestTrainStopWhileLoading(t *testing.T) {
+	base := tree(t, nil, map[string]string{"prog.sh": "#!/bin/sh\necho ran > \"$SM_MODEL_DIR/ran\"\n"})
+	hp := filepath.Join(base, "input", "config", "hyperparameters.json")
+	require.NoError(t, os.Remove(hp))
+	require.NoError(t, syscall.Mkfifo(hp, 0o644))
+
+	cmd := command(base, "prog.sh")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill() })
+	w, err := os.OpenFile(hp, os.O_WRONLY, 0) // returns once train has opened the FIFO to load it
+	require.NoError(t, err)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	// Train sits in its read of the FIFO; give its signal handler a moment
+	// to run before loading goes on: what it does (cancel a context inside
+	// train) cannot be observed from here.
+	time.Sleep(100 * time.Millisecond)
+	_, err = w.Write([]byte("{}"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, out.String())
+	assert.Equal(t, 143, ee.ExitCode(), "train must exit 143, not die by the signal:\n%s", out.String())
+	reason, err := os.ReadFile(filepath.Join(base, "output", "failure"))
+	require.NoError(t, err, out.String())
+	assert.Contains(t, string(reason), "before the program started")
+	assert.NoFileExists(t, filepath.Join(base, "model", "ran"))
+}
