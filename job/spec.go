@@ -1,10 +1,8 @@
 // Package job describes one training job with the field names of
 // SageMaker's CreateTrainingJob request, validates it with the API's limits,
-// and runs it on this machine (the local backend). The same Spec is submitted
-// to SageMaker by job/sagemaker.
+// and defines the DescribeTrainingJob-shaped Result. Its two backends run a
+// Spec: job/local on this machine, job/sagemaker on SageMaker.
 package job
-
-import "time"
 
 // Spec is the JSON of a CreateTrainingJob request (what `aws sagemaker
 // create-training-job --cli-input-json` takes), extended for local runs by
@@ -136,48 +134,4 @@ type RetryStrategy struct {
 type Tag struct {
 	Key   string `json:"Key"`
 	Value string `json:"Value"`
-}
-
-// Result is what a finished (or running) job reports, with the fields of
-// DescribeTrainingJob's answer. Local runs and SageMaker runs return it alike.
-type Result struct {
-	TrainingJobName            string                      `json:"TrainingJobName"`
-	TrainingJobArn             string                      `json:"TrainingJobArn,omitempty"`
-	TrainingJobStatus          string                      `json:"TrainingJobStatus"`
-	SecondaryStatus            string                      `json:"SecondaryStatus,omitempty"`
-	FailureReason              string                      `json:"FailureReason,omitempty"`
-	ModelArtifacts             *ModelArtifacts             `json:"ModelArtifacts,omitempty"`
-	OutputDataS3Uri            string                      `json:"OutputDataS3Uri,omitempty"`
-	SecondaryStatusTransitions []SecondaryStatusTransition `json:"SecondaryStatusTransitions,omitempty"`
-	FinalMetricDataList        []MetricData                `json:"FinalMetricDataList,omitempty"`
-	CreationTime               time.Time                   `json:"CreationTime"`
-	TrainingStartTime          *time.Time                  `json:"TrainingStartTime,omitempty"`
-	TrainingEndTime            *time.Time                  `json:"TrainingEndTime,omitempty"`
-	LastModifiedTime           *time.Time                  `json:"LastModifiedTime,omitempty"`
-	TrainingTimeInSeconds      int                         `json:"TrainingTimeInSeconds,omitempty"`
-	BillableTimeInSeconds      int                         `json:"BillableTimeInSeconds,omitempty"`
-	ExitCodes                  map[string]int              `json:"ExitCodes,omitempty"` // local mode: exit code per host
-	// LocalArtifactsDir is, for local runs, the directory on this machine
-	// that holds model.tar.gz and output.tar.gz.
-	LocalArtifactsDir string `json:"LocalArtifactsDir,omitempty"`
-}
-
-// ModelArtifacts is where model.tar.gz went.
-type ModelArtifacts struct {
-	S3ModelArtifacts string `json:"S3ModelArtifacts"`
-}
-
-// SecondaryStatusTransition is one step of the job's progress.
-type SecondaryStatusTransition struct {
-	Status        string     `json:"Status"`
-	StartTime     time.Time  `json:"StartTime"`
-	EndTime       *time.Time `json:"EndTime,omitempty"`
-	StatusMessage string     `json:"StatusMessage,omitempty"`
-}
-
-// MetricData is a final metric value.
-type MetricData struct {
-	MetricName string    `json:"MetricName"`
-	Value      float64   `json:"Value"`
-	Timestamp  time.Time `json:"Timestamp"`
 }

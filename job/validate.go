@@ -473,3 +473,13 @@ func (s Spec) LocalPath(uri string) (string, error) {
 	}
 	return filepath.Join(base, rest), nil
 }
+
+// SplitS3URI splits an s3:// or https:// URI into its scheme, bucket and
+// key; ok is false for anything else.
+func SplitS3URI(uri string) (scheme, bucket, key string, ok bool) {
+	m := s3UriRE.FindStringSubmatch(uri)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
+}

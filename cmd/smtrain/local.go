@@ -11,6 +11,7 @@ import (
 
 	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/job"
+	"github.com/sagemaker-go/training/job/local"
 )
 
 func init() {
@@ -49,15 +50,15 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		progress = nil
 	}
-	opts := []job.LocalOption{job.WithOutput(out), job.WithProgress(progress), job.WithGracePeriod(*grace), job.WithKeep(*keep)}
+	opts := []local.Option{local.WithOutput(out), local.WithProgress(progress), local.WithGracePeriod(*grace), local.WithKeep(*keep)}
 	if *dir != "" {
-		opts = append(opts, job.WithDir(*dir))
+		opts = append(opts, local.WithDir(*dir))
 	}
 	if *s3root != "" {
-		opts = append(opts, job.WithS3Root(*s3root))
+		opts = append(opts, local.WithS3Root(*s3root))
 	}
 	if *image {
-		opts = append(opts, job.WithImage())
+		opts = append(opts, local.WithImage())
 	}
 	// The first Ctrl-C (or SIGTERM) stops the job the way SageMaker does:
 	// SIGTERM to every host, SIGKILL after the grace period. A second one
@@ -83,8 +84,8 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		case <-finished:
 		}
 	}()
-	opts = append(opts, job.WithForceStop(force))
-	res, err := job.RunLocal(ctx, spec, opts...)
+	opts = append(opts, local.WithForceStop(force))
+	res, err := local.Run(ctx, spec, opts...)
 	if err != nil && res.TrainingJobName == "" {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 		return cli.ExitUsage

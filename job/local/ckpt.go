@@ -1,4 +1,4 @@
-package job
+package local
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ type fileStamp struct {
 }
 
 // ckptSync mirrors every host's checkpoint directory to the directory that
-// stands for CheckpointConfig.S3Uri: new and changed files are copied,
+// stands for job.CheckpointConfig.S3Uri: new and changed files are copied,
 // files deleted locally are deleted there too (as SageMaker's upload does).
 // All hosts share the one destination, as on SageMaker.
 //

@@ -1,10 +1,11 @@
-package job
+package local
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sagemaker-go/training/job"
 	"io"
 	"math"
 	"os"
@@ -44,22 +45,22 @@ type metricDef struct {
 
 type run struct {
 	p   *plan
-	res Result
+	res job.Result
 
 	mu      sync.Mutex
 	states  []hostState
-	metrics map[string]MetricData
+	metrics map[string]job.MetricData
 	defs    []metricDef
 	outMu   sync.Mutex
 	start   time.Time
 }
 
 func newRun(p *plan, created time.Time) *run {
-	r := &run{p: p, metrics: map[string]MetricData{}, states: make([]hostState, len(p.hosts)), start: created}
-	r.res = Result{
+	r := &run{p: p, metrics: map[string]job.MetricData{}, states: make([]hostState, len(p.hosts)), start: created}
+	r.res = job.Result{
 		TrainingJobName:   p.spec.TrainingJobName,
 		TrainingJobArn:    p.arn,
-		TrainingJobStatus: StatusInProgress,
+		TrainingJobStatus: job.StatusInProgress,
 		CreationTime:      created,
 		ExitCodes:         map[string]int{},
 	}
@@ -69,7 +70,7 @@ func newRun(p *plan, created time.Time) *run {
 	for i := range r.states {
 		r.states[i].state = "pending"
 	}
-	r.transition(SecondaryStarting, "Preparing the instances for training")
+	r.transition(job.SecondaryStarting, "Preparing the instances for training")
 	return r
 }
 
@@ -81,7 +82,7 @@ func (r *run) transition(status, msg string) {
 	if n := len(tr); n > 0 && tr[n-1].EndTime == nil {
 		tr[n-1].EndTime = &now
 	}
-	r.res.SecondaryStatusTransitions = append(tr, SecondaryStatusTransition{Status: status, StartTime: now, StatusMessage: msg})
+	r.res.SecondaryStatusTransitions = append(tr, job.SecondaryStatusTransition{Status: status, StartTime: now, StatusMessage: msg})
 	r.res.SecondaryStatus = status
 	r.res.LastModifiedTime = &now
 	r.mu.Unlock()
@@ -120,9 +121,9 @@ func (r *run) setState(i int, state string, code int) {
 }
 
 // run executes the job; the plan has been checked.
-func (r *run) run(ctx context.Context) (Result, error) {
+func (r *run) run(ctx context.Context) (job.Result, error) {
 	p := r.p
-	r.transition(SecondaryDownloading, "Staging the input data and checkpoints")
+	r.transition(job.SecondaryDownloading, "Staging the input data and checkpoints")
 	if err := p.setupHosts(); err != nil {
 		return r.abort(fmt.Errorf("setting up the host trees: %w", err))
 	}
@@ -155,7 +156,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		defer cleanupNet()
 	}
 
-	r.transition(SecondaryTraining, "Training in progress")
+	r.transition(job.SecondaryTraining, "Training in progress")
 	trainStart := time.Now().UTC()
 	r.res.TrainingStartTime = &trainStart
 
@@ -202,9 +203,9 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			return
 		}
 		status, secondary = st, sec
-		if st == StatusStopped {
-			r.res.TrainingJobStatus = StatusStopping
-			r.transition(SecondaryStopping, msg)
+		if st == job.StatusStopped {
+			r.res.TrainingJobStatus = job.StatusStopping
+			r.transition(job.SecondaryStopping, msg)
 		}
 	}
 	stopAll := func() {
@@ -219,7 +220,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 	}
 	if startErr != nil {
-		stop(StatusFailed, SecondaryFailed, "")
+		stop(job.StatusFailed, job.SecondaryFailed, "")
 		r.res.FailureReason = failure.Truncate("ClientError: " + startErr.Error())
 		stopAll()
 	}
@@ -230,21 +231,21 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			r.res.ExitCodes[p.hosts[e.i].label] = e.code
 			r.setState(e.i, "exited", e.code)
 			if e.code != 0 && status == "" {
-				stop(StatusFailed, SecondaryFailed, "")
+				stop(job.StatusFailed, job.SecondaryFailed, "")
 				failedHost = e.i
 				r.progressf("%s failed with exit code %d; stopping the other hosts", p.hosts[e.i].label, e.code)
 				stopAll()
 			}
 		case <-timer.C:
-			stop(StatusStopped, SecondaryMaxRuntimeExceeded, fmt.Sprintf("MaxRuntimeInSeconds (%d) exceeded: SIGTERM, SIGKILL after %s", p.spec.StoppingCondition.MaxRuntimeInSeconds, p.cfg.grace))
+			stop(job.StatusStopped, job.SecondaryMaxRuntimeExceeded, fmt.Sprintf("MaxRuntimeInSeconds (%d) exceeded: SIGTERM, SIGKILL after %s", p.spec.StoppingCondition.MaxRuntimeInSeconds, p.cfg.grace))
 			stopAll()
 		case <-cancelled:
 			cancelled = nil
-			stop(StatusStopped, SecondaryStopped, "Stop requested: SIGTERM, SIGKILL after "+p.cfg.grace.String())
+			stop(job.StatusStopped, job.SecondaryStopped, "Stop requested: SIGTERM, SIGKILL after "+p.cfg.grace.String())
 			stopAll()
 		case <-force:
 			force = nil
-			stop(StatusStopped, SecondaryStopped, "Stop forced: SIGKILL")
+			stop(job.StatusStopped, job.SecondaryStopped, "Stop forced: SIGKILL")
 			r.progressf("killing every host now")
 			for i, hp := range procs {
 				if hp != nil && r.stateOf(i) == "running" {
@@ -258,7 +259,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	outWG.Wait()
 	stopWG.Wait() // a docker stop or kill may return after the container's exit
 	if status == "" {
-		status, secondary = StatusCompleted, SecondaryCompleted
+		status, secondary = job.StatusCompleted, job.SecondaryCompleted
 	}
 	trainEnd := time.Now().UTC()
 	close(syncStop)
@@ -276,11 +277,11 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		r.res.FailureReason = p.failureReason(failedHost, r.res.ExitCodes[p.hosts[failedHost].label])
 	}
 
-	r.transition(SecondaryUploading, "Uploading generated training model")
+	r.transition(job.SecondaryUploading, "Uploading generated training model")
 	if err := p.writeArtifacts(); err != nil {
 		errs = append(errs, err)
 	} else {
-		r.res.ModelArtifacts = &ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
+		r.res.ModelArtifacts = &job.ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
 		r.res.OutputDataS3Uri = p.outURI + "/output.tar.gz"
 		r.res.LocalArtifactsDir = p.outDir
 		r.progressf("model.tar.gz and output.tar.gz written to %s", p.outDir)
@@ -307,18 +308,18 @@ func (r *run) stateOf(i int) string {
 }
 
 // abort ends a job that failed before its hosts started.
-func (r *run) abort(err error) (Result, error) {
-	r.res.TrainingJobStatus = StatusFailed
+func (r *run) abort(err error) (job.Result, error) {
+	r.res.TrainingJobStatus = job.StatusFailed
 	r.res.FailureReason = failure.Truncate("ClientError: " + err.Error())
-	r.transition(SecondaryFailed, err.Error())
+	r.transition(job.SecondaryFailed, err.Error())
 	return r.res, err
 }
 
 // finalMetrics returns the last value of each metric, in definition order.
-func (r *run) finalMetrics() []MetricData {
+func (r *run) finalMetrics() []job.MetricData {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []MetricData
+	var out []job.MetricData
 	for _, d := range r.defs {
 		if m, ok := r.metrics[d.name]; ok {
 			out = append(out, m)
@@ -341,7 +342,7 @@ func (r *run) scrape(line string) {
 			continue
 		}
 		r.mu.Lock()
-		r.metrics[d.name] = MetricData{MetricName: d.name, Value: v, Timestamp: time.Now().UTC()}
+		r.metrics[d.name] = job.MetricData{MetricName: d.name, Value: v, Timestamp: time.Now().UTC()}
 		r.mu.Unlock()
 	}
 }

@@ -1,8 +1,9 @@
-package job
+package local
 
 import (
 	"errors"
 	"fmt"
+	"github.com/sagemaker-go/training/job"
 	"io/fs"
 	"os"
 	"path"
@@ -15,7 +16,7 @@ import (
 
 // stagedChannel is one input channel resolved to local files.
 type stagedChannel struct {
-	spec   Channel
+	spec   job.Channel
 	mode   string
 	src    string   // the local directory or file standing for the S3Uri
 	root   string   // directory the keys are relative to
@@ -91,15 +92,14 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 // channel it is the same with the source directory and file:// URIs.
 func (sc *stagedChannel) manifest(idx []int) []byte {
 	var b strings.Builder
-	m := s3UriRE.FindStringSubmatch(sc.spec.DataSource.S3DataSource.S3Uri)
-	if m == nil || m[1] != "s3" {
+	scheme, bucket, prefix, ok := job.SplitS3URI(sc.spec.DataSource.S3DataSource.S3Uri)
+	if !ok || scheme != "s3" {
 		b.WriteString(sc.root + "/\n")
 		for _, i := range idx {
 			b.WriteString("file://" + sc.files[i] + "\n")
 		}
 		return []byte(b.String())
 	}
-	bucket, prefix := m[2], m[3]
 	dir := strings.TrimSuffix(prefix, "/") // the keys are relative to it
 	if sc.root != sc.src {
 		dir = path.Dir(prefix) // the URI names one object

@@ -1,9 +1,12 @@
-package job
+// Package local runs a job.Spec on this machine the way SageMaker runs it:
+// one /opt/ml tree and one process (or container) per host.
+package local
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sagemaker-go/training/job"
 	"hash/fnv"
 	"io"
 	"net"
@@ -15,29 +18,10 @@ import (
 	"github.com/sagemaker-go/training/env"
 )
 
-// Job statuses and secondary statuses, as DescribeTrainingJob reports them.
-const (
-	StatusInProgress = "InProgress"
-	StatusCompleted  = "Completed"
-	StatusFailed     = "Failed"
-	StatusStopping   = "Stopping"
-	StatusStopped    = "Stopped"
+// Option configures Run.
+type Option func(*config)
 
-	SecondaryStarting           = "Starting"
-	SecondaryDownloading        = "Downloading"
-	SecondaryTraining           = "Training"
-	SecondaryStopping           = "Stopping"
-	SecondaryUploading          = "Uploading"
-	SecondaryCompleted          = "Completed"
-	SecondaryFailed             = "Failed"
-	SecondaryStopped            = "Stopped"
-	SecondaryMaxRuntimeExceeded = "MaxRuntimeExceeded"
-)
-
-// LocalOption configures RunLocal.
-type LocalOption func(*localConfig)
-
-type localConfig struct {
+type config struct {
 	dir          string
 	keep         bool
 	stdout       io.Writer
@@ -55,46 +39,46 @@ type localConfig struct {
 // WithDir runs the job in dir (created if missing; it must be empty) and
 // keeps it afterwards. Without it the job directory is a temporary
 // directory, removed at the end unless WithKeep is given.
-func WithDir(dir string) LocalOption { return func(c *localConfig) { c.dir = dir } }
+func WithDir(dir string) Option { return func(c *config) { c.dir = dir } }
 
 // WithKeep keeps the job directory (the per-host /opt/ml trees) after the run.
-func WithKeep(keep bool) LocalOption { return func(c *localConfig) { c.keep = keep } }
+func WithKeep(keep bool) Option { return func(c *config) { c.keep = keep } }
 
 // WithOutput sets where the hosts' output goes, one "[algo-N] " prefixed
 // line at a time (default os.Stdout).
-func WithOutput(w io.Writer) LocalOption { return func(c *localConfig) { c.stdout = w } }
+func WithOutput(w io.Writer) Option { return func(c *config) { c.stdout = w } }
 
 // WithProgress sets where status transitions and per-host states are
 // reported while the job runs (default os.Stderr; nil for none).
-func WithProgress(w io.Writer) LocalOption { return func(c *localConfig) { c.progress = w } }
+func WithProgress(w io.Writer) Option { return func(c *config) { c.progress = w } }
 
 // WithS3Root sets the directory that stands for S3 in a local run: the URI
 // s3://bucket/key means <root>/bucket/key (default ./.smtrain/s3).
-func WithS3Root(dir string) LocalOption { return func(c *localConfig) { c.s3Root = dir } }
+func WithS3Root(dir string) Option { return func(c *config) { c.s3Root = dir } }
 
 // WithGracePeriod sets the time between SIGTERM and SIGKILL when a job is
 // stopped (default 120s, as SageMaker).
-func WithGracePeriod(d time.Duration) LocalOption { return func(c *localConfig) { c.grace = d } }
+func WithGracePeriod(d time.Duration) Option { return func(c *config) { c.grace = d } }
 
 // WithRegion sets AWS_REGION for the hosts (default $AWS_REGION, else us-east-1).
-func WithRegion(r string) LocalOption { return func(c *localConfig) { c.region = r } }
+func WithRegion(r string) Option { return func(c *config) { c.region = r } }
 
 // WithSyncInterval sets how often checkpoints are synced back (default 1s).
-func WithSyncInterval(d time.Duration) LocalOption {
-	return func(c *localConfig) { c.syncInterval = d }
+func WithSyncInterval(d time.Duration) Option {
+	return func(c *config) { c.syncInterval = d }
 }
 
 // WithDockerCLI names the docker command used for image runs (default "docker").
-func WithDockerCLI(path string) LocalOption { return func(c *localConfig) { c.docker = path } }
+func WithDockerCLI(path string) Option { return func(c *config) { c.docker = path } }
 
 // WithImage runs the hosts as containers of the spec's TrainingImage even
 // when the spec also names a Program.
-func WithImage() LocalOption { return func(c *localConfig) { c.image = true } }
+func WithImage() Option { return func(c *config) { c.image = true } }
 
 // WithForceStop kills every host at once (SIGKILL, no grace period) when
 // force is closed, e.g. on a second Ctrl-C.
-func WithForceStop(force <-chan struct{}) LocalOption {
-	return func(c *localConfig) { c.force = force }
+func WithForceStop(force <-chan struct{}) Option {
+	return func(c *config) { c.force = force }
 }
 
 // host is one emulated instance.
@@ -107,10 +91,10 @@ type host struct {
 	ckptDir string    // its checkpoint directory on this machine
 }
 
-// plan is everything RunLocal decided before starting anything.
+// plan is everything Run decided before starting anything.
 type plan struct {
-	spec      Spec
-	cfg       localConfig
+	spec      job.Spec
+	cfg       config
 	jobDir    string
 	tempDir   bool
 	hosts     []*host
@@ -119,14 +103,14 @@ type plan struct {
 	container bool
 	outDir    string // <output>/<job>/output on this machine
 	outURI    string // the same as a URI of the spec's kind
-	ckptSrc   string // local directory standing for CheckpointConfig.S3Uri
+	ckptSrc   string // local directory standing for job.CheckpointConfig.S3Uri
 	ckptPath  string // LocalPath as the program sees it
 	arn       string
 	region    string
 	mounts    []string // read-only bind mounts to undo
 }
 
-// RunLocal runs the job on this machine the way SageMaker runs it: one
+// Run runs the job on this machine the way SageMaker runs it: one
 // /opt/ml tree and one process (or container) per host, channels staged
 // without copying, Pipe channels fed per host, metrics scraped, the runtime
 // limit enforced, checkpoints synced, and model.tar.gz and output.tar.gz
@@ -134,10 +118,10 @@ type plan struct {
 //
 // Bad input (an invalid spec, a missing data path or program, a name or
 // address clash, no container engine) is an error returned before anything
-// starts. Once the hosts run, the outcome is in Result.TrainingJobStatus and
+// starts. Once the hosts run, the outcome is in job.Result.TrainingJobStatus and
 // the error is nil unless the machinery itself failed.
-func RunLocal(ctx context.Context, spec Spec, opts ...LocalOption) (Result, error) {
-	cfg := localConfig{
+func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error) {
+	cfg := config{
 		stdout:       os.Stdout,
 		progress:     os.Stderr,
 		grace:        120 * time.Second,
@@ -156,11 +140,11 @@ func RunLocal(ctx context.Context, spec Spec, opts ...LocalOption) (Result, erro
 	created := time.Now().UTC()
 	spec = spec.WithDefaults()
 	if err := spec.ValidateLocal(); err != nil {
-		return Result{}, fmt.Errorf("invalid job: %w", err)
+		return job.Result{}, fmt.Errorf("invalid job: %w", err)
 	}
 	p, err := prepare(ctx, spec, cfg)
 	if err != nil {
-		return Result{}, err
+		return job.Result{}, err
 	}
 	r := newRun(p, created)
 	defer p.cleanup()
@@ -168,12 +152,12 @@ func RunLocal(ctx context.Context, spec Spec, opts ...LocalOption) (Result, erro
 }
 
 // prepare checks everything that can be checked before anything starts.
-func prepare(ctx context.Context, spec Spec, cfg localConfig) (*plan, error) {
+func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	p := &plan{spec: spec, cfg: cfg, region: cfg.region}
 	p.arn = fmt.Sprintf("arn:aws:sagemaker:%s:000000000000:training-job/%s", p.region, strings.ToLower(spec.TrainingJobName))
 	p.container = cfg.image || len(spec.Program) == 0
 	if p.container && spec.AlgorithmSpecification.TrainingImage == "" {
-		return nil, errors.New("invalid job: AlgorithmSpecification.TrainingImage: required to run containers")
+		return nil, errors.New("invalid job: job.AlgorithmSpecification.TrainingImage: required to run containers")
 	}
 	var errs []error
 	p.hosts = p.planHosts()
@@ -271,15 +255,15 @@ func (p *plan) resolveURI(uri string) (string, error) {
 	if strings.HasPrefix(uri, "file://") {
 		return p.spec.LocalPath(uri)
 	}
-	m := s3UriRE.FindStringSubmatch(uri)
-	if m == nil || m[1] != "s3" {
+	scheme, bucket, key, ok := job.SplitS3URI(uri)
+	if !ok || scheme != "s3" {
 		return "", fmt.Errorf("%q: a local run takes file:// or s3:// URIs", uri)
 	}
 	root, err := filepath.Abs(p.cfg.s3Root)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(root, m[2], filepath.FromSlash(m[3])), nil
+	return filepath.Join(root, bucket, filepath.FromSlash(key)), nil
 }
 
 // checkAddresses makes sure every host's loopback address can be bound, so a

@@ -1,8 +1,9 @@
-package job
+package local
 
 import (
 	"context"
 	"fmt"
+	"github.com/sagemaker-go/training/job"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ func BenchmarkStageChannel(b *testing.B) {
 				f := filepath.Join(data, "big.bin")
 				require.NoError(b, os.WriteFile(f, nil, 0o644))
 				require.NoError(b, os.Truncate(f, size))
-				s := Spec{TrainingJobName: "bench", InputDataConfig: []Channel{channel("train", "file://"+data, mode)}}
+				s := job.Spec{TrainingJobName: "bench", InputDataConfig: []job.Channel{channel("train", "file://"+data, mode)}}
 				p := &plan{spec: s, hosts: []*host{{label: "algo-1"}}}
 				chans, err := p.planChannels()
 				require.NoError(b, err)

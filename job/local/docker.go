@@ -1,4 +1,4 @@
-package job
+package local
 
 import (
 	"bytes"

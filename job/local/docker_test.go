@@ -1,8 +1,9 @@
-package job
+package local
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/sagemaker-go/training/job"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,9 +64,9 @@ func TestLocalContainers(t *testing.T) {
 			s.AlgorithmSpecification.TrainingInputMode = "Pipe"
 			s.ResourceConfig.InstanceCount = hosts
 			s.HyperParameters = map[string]string{"epochs": "3"}
-			s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "FastFile")}
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "FastFile")}
 			s.AlgorithmSpecification.MetricDefinitions = metricDefs(t, "train:loss")
-			var opts []LocalOption
+			var opts []Option
 			if hosts == 2 {
 				// WithImage runs the image even though the job names a
 				// Program (one that does not exist: using it would fail).
@@ -73,7 +74,7 @@ func TestLocalContainers(t *testing.T) {
 				opts = append(opts, WithImage())
 			}
 			res, out := runJob(t, s, opts...)
-			require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+			require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 			assert.Len(t, res.ExitCodes, hosts)
 			require.Len(t, res.FinalMetricDataList, 1)
 			files := readTarGz(t, filepath.Join(outputDir(s), "model.tar.gz"))
@@ -100,12 +101,12 @@ func TestLocalContainerNameClash(t *testing.T) {
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name+"-algo-1").Run() })
 	s := localSpec(t, name)
 	s.AlgorithmSpecification.TrainingImage = img
-	_, err = RunLocal(t.Context(), s, WithProgress(nil))
+	_, err = Run(t.Context(), s, WithProgress(nil))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "a container named clash-algo-1 exists already")
 
 	s.AlgorithmSpecification.TrainingImage = "smtrain-no-such-image:1"
-	_, err = RunLocal(t.Context(), s, WithProgress(nil))
+	_, err = Run(t.Context(), s, WithProgress(nil))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "TrainingImage smtrain-no-such-image:1 is not in the local engine")
 }
@@ -119,12 +120,12 @@ func TestLocalContainerMaxRuntime(t *testing.T) {
 	s := localSpec(t, "container-too-long")
 	s.AlgorithmSpecification.TrainingImage = img
 	s.HyperParameters = map[string]string{"epochs": "1000000"}
-	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", "")}
+	s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train", "")}
 	s.StoppingCondition.MaxRuntimeInSeconds = 3
-	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt}
+	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file://" + ckpt}
 	res, out := runJob(t, s)
-	require.Equal(t, StatusStopped, res.TrainingJobStatus, out)
-	assert.Equal(t, SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
+	require.Equal(t, job.StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, job.SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
 	names, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-algo-1-*.json"))
 	require.NotEmpty(t, names, out)
 	b, err := os.ReadFile(names[len(names)-1])

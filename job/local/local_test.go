@@ -1,4 +1,4 @@
-package job
+package local
 
 import (
 	"archive/tar"
@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sagemaker-go/training/job"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -61,7 +62,7 @@ func exampleBinary(t testing.TB) string {
 			return
 		}
 		linearBin = filepath.Join(binDir, "train")
-		cmd := exec.Command("go", "build", "-o", linearBin, "../examples/linear")
+		cmd := exec.Command("go", "build", "-o", linearBin, "../../examples/linear")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build examples/linear: %w\n%s", err, out)
@@ -89,33 +90,33 @@ func writeCSV(t testing.TB, dir string, n, files int, seed uint64) {
 }
 
 // localSpec is a local job with one host, output to a temp directory.
-func localSpec(t testing.TB, name string, program ...string) Spec {
-	return Spec{
+func localSpec(t testing.TB, name string, program ...string) job.Spec {
+	return job.Spec{
 		TrainingJobName: name,
-		AlgorithmSpecification: AlgorithmSpecification{
+		AlgorithmSpecification: job.AlgorithmSpecification{
 			TrainingInputMode: "File",
 		},
-		OutputDataConfig:  OutputDataConfig{S3OutputPath: "file://" + t.TempDir()},
-		ResourceConfig:    ResourceConfig{InstanceType: "ml.m5.large", InstanceCount: 1},
-		StoppingCondition: StoppingCondition{MaxRuntimeInSeconds: 120},
+		OutputDataConfig:  job.OutputDataConfig{S3OutputPath: "file://" + t.TempDir()},
+		ResourceConfig:    job.ResourceConfig{InstanceType: "ml.m5.large", InstanceCount: 1},
+		StoppingCondition: job.StoppingCondition{MaxRuntimeInSeconds: 120},
 		Program:           program,
 	}
 }
 
 // metricDefs are the MetricDefinitions the metrics package gives for names.
-func metricDefs(t testing.TB, names ...string) []MetricDefinition {
+func metricDefs(t testing.TB, names ...string) []job.MetricDefinition {
 	t.Helper()
 	defs, err := metrics.Definitions(names...)
 	require.NoError(t, err)
-	out := make([]MetricDefinition, len(defs))
+	out := make([]job.MetricDefinition, len(defs))
 	for i, d := range defs {
-		out[i] = MetricDefinition(d)
+		out[i] = job.MetricDefinition(d)
 	}
 	return out
 }
 
-func channel(name, uri, mode string) Channel {
-	return Channel{ChannelName: name, InputMode: mode, DataSource: DataSource{S3DataSource: &S3DataSource{S3DataType: "S3Prefix", S3Uri: uri}}}
+func channel(name, uri, mode string) job.Channel {
+	return job.Channel{ChannelName: name, InputMode: mode, DataSource: job.DataSource{S3DataSource: &job.S3DataSource{S3DataType: "S3Prefix", S3Uri: uri}}}
 }
 
 // isolate points TMPDIR at a fresh directory, so that the test can check
@@ -128,7 +129,7 @@ func isolate(t *testing.T) string {
 
 // assertClean checks that nothing of the job is left: no temporary tree,
 // no FIFO under kept, no process carrying the job's ARN.
-func assertClean(t *testing.T, tmp, kept string, res Result) {
+func assertClean(t *testing.T, tmp, kept string, res job.Result) {
 	t.Helper()
 	if tmp != "" {
 		ents, err := os.ReadDir(tmp)
@@ -179,17 +180,17 @@ func readTarGz(t *testing.T, path string) map[string][]byte {
 	return out
 }
 
-func outputDir(s Spec) string {
+func outputDir(s job.Spec) string {
 	return filepath.Join(strings.TrimPrefix(s.OutputDataConfig.S3OutputPath, "file://"), s.TrainingJobName, "output")
 }
 
-func runJob(t *testing.T, s Spec, opts ...LocalOption) (Result, string) {
+func runJob(t *testing.T, s job.Spec, opts ...Option) (job.Result, string) {
 	t.Helper()
 	var out syncBuffer
-	opts = append([]LocalOption{WithOutput(&out), WithProgress(&out), WithGracePeriod(5 * time.Second)}, opts...)
+	opts = append([]Option{WithOutput(&out), WithProgress(&out), WithGracePeriod(5 * time.Second)}, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := RunLocal(ctx, s, opts...)
+	res, err := Run(ctx, s, opts...)
 	require.NoError(t, err, "output:\n%s", out.String())
 	return res, out.String()
 }
@@ -227,11 +228,11 @@ func TestLocalLinearOneHost(t *testing.T) {
 	writeCSV(t, filepath.Join(data, "validation"), 200, 1, 2)
 	s := localSpec(t, "linear-one", bin)
 	s.HyperParameters = map[string]string{"epochs": "5", "learning_rate": "0.1"}
-	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train/", ""), channel("validation", "file://"+data+"/validation", "")}
+	s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train/", ""), channel("validation", "file://"+data+"/validation", "")}
 	s.AlgorithmSpecification.MetricDefinitions = metricDefs(t, "train:loss", "validation:loss")
 	res, out := runJob(t, s)
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
-	assert.Equal(t, SecondaryCompleted, res.SecondaryStatus)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
+	assert.Equal(t, job.SecondaryCompleted, res.SecondaryStatus)
 	assert.Equal(t, map[string]int{"algo-1": 0}, res.ExitCodes)
 	assert.Contains(t, out, "[algo-1] ")
 	var statuses []string
@@ -267,10 +268,10 @@ func TestLocalLinearTwoHostsPipe(t *testing.T) {
 	s.ResourceConfig.InstanceCount = 2
 	s.AlgorithmSpecification.TrainingInputMode = "Pipe"
 	s.HyperParameters = map[string]string{"epochs": "4"}
-	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "File")}
+	s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train", ""), channel("validation", "file://"+data+"/validation", "File")}
 	kept := filepath.Join(t.TempDir(), "job")
 	res, out := runJob(t, s, WithDir(kept))
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	assert.Equal(t, map[string]int{"algo-1": 0, "algo-2": 0}, res.ExitCodes)
 	assert.Contains(t, out, "[algo-1] ")
 	assert.Contains(t, out, "[algo-2] ")
@@ -355,14 +356,14 @@ func TestLocalChannelModes(t *testing.T) {
 	rec.RecordWrapperType = "RecordIO"
 	gzc := channel("gz", "file://"+data+"/gz", "Pipe")
 	gzc.CompressionType = "Gzip"
-	s.InputDataConfig = []Channel{
+	s.InputDataConfig = []job.Channel{
 		channel("file", "file://"+data+"/file", "File"),
 		channel("fast", "file://"+data+"/fast", "FastFile"),
 		channel("pipe", "file://"+data+"/pipe", "Pipe"),
 		rec, gzc,
 	}
 	res, out := runJob(t, s, WithRegion("eu-west-1"))
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
 	assert.Equal(t, "./a.txt\n./sub/b.txt\n", string(files["file.list"]))
 	assert.Equal(t, "./a.txt\n./sub/b.txt\n", string(files["fast.list"]))
@@ -402,10 +403,10 @@ func TestLocalShardedByS3Key(t *testing.T) {
 	f.DataSource.S3DataSource.S3DataDistributionType = "ShardedByS3Key"
 	p := channel("stream", "file://"+data, "Pipe")
 	p.DataSource.S3DataSource.S3DataDistributionType = "ShardedByS3Key"
-	s.InputDataConfig = []Channel{f, p}
+	s.InputDataConfig = []job.Channel{f, p}
 	kept := filepath.Join(t.TempDir(), "job")
 	res, out := runJob(t, s, WithDir(kept))
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	read := func(host, name string) string {
 		b, err := os.ReadFile(filepath.Join(kept, host, "output", "data", name))
 		require.NoError(t, err)
@@ -433,14 +434,14 @@ func TestLocalMaxRuntimeExceeded(t *testing.T) {
 	ckpt := t.TempDir()
 	s := localSpec(t, "too-long", bin)
 	s.HyperParameters = map[string]string{"epochs": "1000000"}
-	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", "")}
+	s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train", "")}
 	s.StoppingCondition.MaxRuntimeInSeconds = 2
-	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt}
+	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file://" + ckpt}
 	start := time.Now()
 	res, out := runJob(t, s)
 	assert.Less(t, time.Since(start), 30*time.Second)
-	require.Equal(t, StatusStopped, res.TrainingJobStatus, out)
-	assert.Equal(t, SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
+	require.Equal(t, job.StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, job.SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
 	assert.Empty(t, res.FailureReason)
 	var statuses []string
 	for _, tr := range res.SecondaryStatusTransitions {
@@ -473,7 +474,7 @@ func TestLocalSIGKILLAfterGrace(t *testing.T) {
 	start := time.Now()
 	res, out := runJob(t, s, WithGracePeriod(500*time.Millisecond))
 	assert.Less(t, time.Since(start), 10*time.Second)
-	assert.Equal(t, StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, job.StatusStopped, res.TrainingJobStatus, out)
 	assert.Equal(t, 137, res.ExitCodes["algo-1"], "killed by SIGKILL")
 	assertClean(t, tmp, "", res)
 }
@@ -494,8 +495,8 @@ esac`
 	start := time.Now()
 	res, out := runJob(t, s, WithGracePeriod(time.Minute))
 	assert.Less(t, time.Since(start), 20*time.Second, "the other host was stopped at once, not after the grace period")
-	require.Equal(t, StatusFailed, res.TrainingJobStatus, out)
-	assert.Equal(t, SecondaryFailed, res.SecondaryStatus)
+	require.Equal(t, job.StatusFailed, res.TrainingJobStatus, out)
+	assert.Equal(t, job.SecondaryFailed, res.SecondaryStatus)
 	assert.Equal(t, "AlgorithmError: ValueError: bad row 7", res.FailureReason)
 	assert.Equal(t, 3, res.ExitCodes["algo-2"])
 	assert.Equal(t, 0, res.ExitCodes["algo-1"])
@@ -507,7 +508,7 @@ func TestLocalFailureWithoutFailureFile(t *testing.T) {
 	tmp := isolate(t)
 	s := localSpec(t, "no-failure-file", "sh", "-c", "exit 42")
 	res, _ := runJob(t, s)
-	assert.Equal(t, StatusFailed, res.TrainingJobStatus)
+	assert.Equal(t, job.StatusFailed, res.TrainingJobStatus)
 	assert.Equal(t, "AlgorithmError: Exit Code: 42 (algo-1 wrote no failure file)", res.FailureReason)
 	assert.Equal(t, 42, res.ExitCodes["algo-1"])
 	assertClean(t, tmp, "", res)
@@ -520,18 +521,18 @@ func TestLocalResumeFromCheckpoints(t *testing.T) {
 	writeCSV(t, filepath.Join(data, "train"), 500, 1, 6)
 	ckpt := t.TempDir()
 	s := localSpec(t, "resume", bin)
-	s.InputDataConfig = []Channel{channel("train", "file://"+data+"/train", "")}
-	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt, LocalPath: "/opt/ml/checkpoints"}
+	s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train", "")}
+	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file://" + ckpt, LocalPath: "/opt/ml/checkpoints"}
 	s.HyperParameters = map[string]string{"epochs": "3"}
 	res, out := runJob(t, s)
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	assert.Contains(t, out, "step=1;")
 	first, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-*"))
 	assert.Len(t, first, 3, "one checkpoint per epoch: %v", first)
 
 	s.HyperParameters = map[string]string{"epochs": "6"}
 	res, out = runJob(t, s)
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	var got []int
 	for _, line := range strings.Split(out, "\n") {
 		if m, ok := metrics.ParseLine(line); ok && m.Name == "train:loss" {
@@ -553,39 +554,39 @@ func TestLocalBadInput(t *testing.T) {
 	data := t.TempDir()
 	cases := []struct {
 		name   string
-		mutate func(*Spec)
+		mutate func(*job.Spec)
 		want   string
 	}{
-		{"missing data path", func(s *Spec) {
-			s.InputDataConfig = []Channel{channel("train", "file://"+data+"/nope", "")}
+		{"missing data path", func(s *job.Spec) {
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/nope", "")}
 		}, "channel train: data path " + data + "/nope"},
-		{"missing program", func(s *Spec) { s.Program = []string{"./does-not-exist"} }, "Program: ./does-not-exist does not exist"},
-		{"program not on PATH", func(s *Spec) { s.Program = []string{"no-such-program-xyz"} }, `Program: "no-such-program-xyz" not found`},
-		{"Go package that does not build", func(s *Spec) {
+		{"missing program", func(s *job.Spec) { s.Program = []string{"./does-not-exist"} }, "Program: ./does-not-exist does not exist"},
+		{"program not on PATH", func(s *job.Spec) { s.Program = []string{"no-such-program-xyz"} }, `Program: "no-such-program-xyz" not found`},
+		{"Go package that does not build", func(s *job.Spec) {
 			pkg := filepath.Join(data, "broken")
 			require.NoError(t, os.MkdirAll(pkg, 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(pkg, "go.mod"), []byte("module broken\n\ngo 1.24\n"), 0o644))
 			require.NoError(t, os.WriteFile(filepath.Join(pkg, "main.go"), []byte("package main\n\nfunc main() { undefinedName() }\n"), 0o644))
 			s.Program = []string{pkg}
 		}, "Program: go build . (in " + data + "/broken)"},
-		{"invalid spec", func(s *Spec) { s.TrainingJobName = "bad_name"; s.ResourceConfig.InstanceCount = 0 }, "invalid job: TrainingJobName"},
-		{"duplicate channel", func(s *Spec) {
-			s.InputDataConfig = []Channel{channel("a", "file://"+data, ""), channel("a", "file://"+data, "")}
+		{"invalid spec", func(s *job.Spec) { s.TrainingJobName = "bad_name"; s.ResourceConfig.InstanceCount = 0 }, "invalid job: TrainingJobName"},
+		{"duplicate channel", func(s *job.Spec) {
+			s.InputDataConfig = []job.Channel{channel("a", "file://"+data, ""), channel("a", "file://"+data, "")}
 		}, `duplicate channel "a"`},
-		{"duplicate instance group", func(s *Spec) {
-			g := InstanceGroup{InstanceGroupName: "g", InstanceType: "ml.m5.large", InstanceCount: 1}
-			s.ResourceConfig = ResourceConfig{InstanceGroups: []InstanceGroup{g, g}}
+		{"duplicate instance group", func(s *job.Spec) {
+			g := job.InstanceGroup{InstanceGroupName: "g", InstanceType: "ml.m5.large", InstanceCount: 1}
+			s.ResourceConfig = job.ResourceConfig{InstanceGroups: []job.InstanceGroup{g, g}}
 		}, `duplicate group name "g"`},
-		{"dangling link in the data", func(s *Spec) {
+		{"dangling link in the data", func(s *job.Spec) {
 			bad := filepath.Join(data, "dangling")
 			require.NoError(t, os.MkdirAll(bad, 0o755))
 			require.NoError(t, os.Symlink(filepath.Join(data, "gone"), filepath.Join(bad, "x")))
-			s.InputDataConfig = []Channel{channel("train", "file://"+bad, "")}
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+bad, "")}
 		}, `channel "train": stat ` + data + "/dangling/x"},
-		{"s3 data not mirrored", func(s *Spec) {
-			s.InputDataConfig = []Channel{channel("train", "s3://bucket/train", "")}
+		{"s3 data not mirrored", func(s *job.Spec) {
+			s.InputDataConfig = []job.Channel{channel("train", "s3://bucket/train", "")}
 		}, "bucket/train"},
-		{"image without engine", func(s *Spec) {
+		{"image without engine", func(s *job.Spec) {
 			s.Program = nil
 			s.AlgorithmSpecification.TrainingImage = "img"
 		}, "container engine"},
@@ -596,7 +597,7 @@ func TestLocalBadInput(t *testing.T) {
 			s := localSpec(t, "bad", "sh", "-c", "touch "+marker)
 			c.mutate(&s)
 			var out bytes.Buffer
-			_, err := RunLocal(context.Background(), s, WithOutput(&out), WithProgress(&out),
+			_, err := Run(context.Background(), s, WithOutput(&out), WithProgress(&out),
 				WithS3Root(t.TempDir()), WithDockerCLI("no-such-docker"))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
@@ -617,10 +618,10 @@ func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
 d="$SAGEMAKER_BASE_DIR/input/data"
 cp "$d/train/x" "$SAGEMAKER_BASE_DIR/model/"
 cp "$d/train-manifest" "$d/one-manifest" "$SAGEMAKER_BASE_DIR/output/data/"`)
-	s.InputDataConfig = []Channel{channel("train", "s3://bucket/train/", ""), channel("one", "s3://bucket/train/x", "")}
+	s.InputDataConfig = []job.Channel{channel("train", "s3://bucket/train/", ""), channel("one", "s3://bucket/train/x", "")}
 	s.OutputDataConfig.S3OutputPath = "s3://bucket/out"
 	res, out := runJob(t, s, WithS3Root(root))
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	assert.Equal(t, "s3://bucket/out/s3-root/output/model.tar.gz", res.ModelArtifacts.S3ModelArtifacts)
 	files := readTarGz(t, filepath.Join(root, "bucket", "out", "s3-root", "output", "model.tar.gz"))
 	assert.Equal(t, map[string][]byte{"x": []byte("x\n")}, files)
@@ -639,10 +640,10 @@ func TestLocalContextCancelStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWaiter{want: "[algo-1] ready", hit: make(chan struct{})}
 	go func() { <-out.hit; cancel() }()
-	res, err := RunLocal(ctx, s, WithOutput(out), WithProgress(nil))
+	res, err := Run(ctx, s, WithOutput(out), WithProgress(nil))
 	require.NoError(t, err)
-	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
-	assert.Equal(t, SecondaryStopped, res.SecondaryStatus)
+	assert.Equal(t, job.StatusStopped, res.TrainingJobStatus)
+	assert.Equal(t, job.SecondaryStopped, res.SecondaryStatus)
 	assert.Equal(t, 0, res.ExitCodes["algo-1"], "the program handled SIGTERM")
 	assertClean(t, tmp, "", res)
 }
@@ -679,16 +680,16 @@ func TestLocalInstanceGroups(t *testing.T) {
 	data := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(data, "x"), []byte("x\n"), 0o644))
 	s := localSpec(t, "groups", "sh", "-c", seeProgram)
-	s.ResourceConfig = ResourceConfig{InstanceGroups: []InstanceGroup{
+	s.ResourceConfig = job.ResourceConfig{InstanceGroups: []job.InstanceGroup{
 		{InstanceGroupName: "cpu", InstanceType: "ml.c5.xlarge", InstanceCount: 1},
 		{InstanceGroupName: "gpu", InstanceType: "ml.g5.xlarge", InstanceCount: 2},
 	}}
 	only := channel("gpuonly", "file://"+data, "File")
 	only.DataSource.S3DataSource.InstanceGroupNames = []string{"gpu"}
-	s.InputDataConfig = []Channel{only}
+	s.InputDataConfig = []job.Channel{only}
 	kept := filepath.Join(t.TempDir(), "job")
 	res, out := runJob(t, s, WithDir(kept))
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	assert.Len(t, res.ExitCodes, 3)
 	var rc struct {
 		CurrentHost  string   `json:"current_host"`
@@ -796,7 +797,7 @@ func TestLocalHostsReachEachOtherByName(t *testing.T) {
 	s.ResourceConfig.InstanceCount = 3
 	s.Environment = map[string]string{"JOB_TEST_HELPER": "net"}
 	res, out := runJob(t, s)
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
 	require.Len(t, files, 3, "%v", files)
 	for name, b := range files {
@@ -825,10 +826,10 @@ func TestLocalForceStop(t *testing.T) {
 		close(force) // SIGKILL now, not after the minute of grace
 	}()
 	start := time.Now()
-	res, err := RunLocal(ctx, s, WithOutput(out), WithProgress(progress), WithGracePeriod(time.Minute), WithForceStop(force))
+	res, err := Run(ctx, s, WithOutput(out), WithProgress(progress), WithGracePeriod(time.Minute), WithForceStop(force))
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 20*time.Second)
-	assert.Equal(t, StatusStopped, res.TrainingJobStatus)
+	assert.Equal(t, job.StatusStopped, res.TrainingJobStatus)
 	assert.Equal(t, 137, res.ExitCodes["algo-1"])
 	assertClean(t, tmp, "", res)
 }
@@ -853,9 +854,9 @@ echo deleted`
 	s := localSpec(t, "ckpt-sync", "sh", "-c", prog)
 	s.Environment = map[string]string{"DEST": ckpt}
 	s.StoppingCondition.MaxRuntimeInSeconds = 30
-	s.CheckpointConfig = &CheckpointConfig{S3Uri: "file://" + ckpt}
+	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file://" + ckpt}
 	res, out := runJob(t, s, WithSyncInterval(20*time.Millisecond))
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	up, del := strings.Index(out, "[algo-1] uploaded\n"), strings.Index(out, "[algo-1] deleted\n")
 	assert.True(t, up >= 0 && del > up, "the host saw the upload, then the deletion: %s", out)
 	ents, err := os.ReadDir(ckpt)
@@ -876,9 +877,9 @@ func TestLocalFastFileExistingFilesReadOnly(t *testing.T) {
 if (echo changed >> "$f") 2>/dev/null; then echo write ok; else echo write refused; fi
 if rm -f "$f" 2>/dev/null && [ ! -e "$f" ]; then echo remove ok; else echo remove refused; fi`
 	s := localSpec(t, "fast-ro", "sh", "-c", prog)
-	s.InputDataConfig = []Channel{channel("fast", "file://"+data, "FastFile")}
+	s.InputDataConfig = []job.Channel{channel("fast", "file://"+data, "FastFile")}
 	res, out := runJob(t, s)
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	assert.Contains(t, out, "[algo-1] write refused\n")
 	assert.Contains(t, out, "[algo-1] remove refused\n")
 	b, err := os.ReadFile(filepath.Join(data, "a.txt"))
@@ -890,7 +891,7 @@ if rm -f "$f" 2>/dev/null && [ ! -e "$f" ]; then echo remove ok; else echo remov
 	assertClean(t, tmp, "", res)
 }
 
-func withHeartbeat(d time.Duration) LocalOption { return func(c *localConfig) { c.heartbeat = d } }
+func withHeartbeat(d time.Duration) Option { return func(c *config) { c.heartbeat = d } }
 
 // TestLocalProgress checks the progress lines: each status transition, each
 // host state change, and the periodic line with every host's state, all
@@ -909,9 +910,9 @@ func TestLocalProgress(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := RunLocal(ctx, s, WithOutput(io.Discard), WithProgress(progress), withHeartbeat(50*time.Millisecond))
+	res, err := Run(ctx, s, WithOutput(io.Discard), WithProgress(progress), withHeartbeat(50*time.Millisecond))
 	require.NoError(t, err)
-	require.Equal(t, StatusCompleted, res.TrainingJobStatus)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus)
 	lineRE := regexp.MustCompile(`^smtrain local: progress \[[0-9.]+(ms|s|m[0-9.]*s)\] (.*)$`)
 	var events []string
 	for _, l := range strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n") {
@@ -979,7 +980,7 @@ func TestCheckAddressesReportsClashes(t *testing.T) {
 	assert.NotContains(t, err.Error(), "algo-1")
 }
 
-// TestLocalPipeShuffle: with ShuffleConfig every epoch of a Pipe channel
+// TestLocalPipeShuffle: with job.ShuffleConfig every epoch of a Pipe channel
 // holds every file once, in an order that changes from epoch to epoch and
 // is the same in a second run with the same seed.
 func TestLocalPipeShuffle(t *testing.T) {
@@ -993,11 +994,11 @@ func TestLocalPipeShuffle(t *testing.T) {
 	}
 	s := localSpec(t, "shuffled", "sh", "-c", seeProgram)
 	c := channel("train", "file://"+data, "Pipe")
-	c.ShuffleConfig = &ShuffleConfig{Seed: 42}
-	s.InputDataConfig = []Channel{c}
+	c.ShuffleConfig = &job.ShuffleConfig{Seed: 42}
+	s.InputDataConfig = []job.Channel{c}
 	epochs := func() [2][]string {
 		res, out := runJob(t, s)
-		require.Equal(t, StatusCompleted, res.TrainingJobStatus, out)
+		require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 		files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
 		var got [2][]string
 		for e := range got {
@@ -1019,7 +1020,7 @@ func TestLocalLongFailureReason(t *testing.T) {
 	tmp := isolate(t)
 	s := localSpec(t, "long-failure", "sh", "-c", `i=0; while [ $i -lt 300 ]; do echo "line $i of the traceback"; i=$((i+1)); done > "$SAGEMAKER_BASE_DIR/output/failure"; echo "ValueError: the real cause" >> "$SAGEMAKER_BASE_DIR/output/failure"; exit 1`)
 	res, out := runJob(t, s)
-	require.Equal(t, StatusFailed, res.TrainingJobStatus, out)
+	require.Equal(t, job.StatusFailed, res.TrainingJobStatus, out)
 	assert.LessOrEqual(t, utf8.RuneCountInString(res.FailureReason), failure.MaxLen)
 	assert.True(t, strings.HasPrefix(res.FailureReason, "AlgorithmError: line 0 of the traceback\n"), res.FailureReason)
 	assert.True(t, strings.HasSuffix(res.FailureReason, "ValueError: the real cause"), "the end of the file is kept: %q", res.FailureReason)
