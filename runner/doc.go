@@ -1,6 +1,6 @@
-// Package runner owns the process of a training container: Run is the
-// in-process harness for a Go training program, Exec wraps any other
-// program the way the Python toolkit's train entry point does.
+// Package runner owns the process of a Go training program: Run is its
+// in-process harness. (Package wrap does the same for a program written in
+// any other language, as the Python toolkit's train entry point does.)
 //
 // # Run
 //

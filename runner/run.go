@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/proc"
 	"io"
 	"log/slog"
 	"os"
@@ -20,13 +22,9 @@ import (
 // stop signal.
 const DefaultGracePeriod = 100 * time.Second
 
-// LogFormatVar names the variable that selects the log format of Run:
-// "json" for slog's JSON handler, anything else for text.
-const LogFormatVar = "SMTRAIN_LOG_FORMAT"
-
 // ErrStopped is wrapped by context.Cause of the context Run passes to train
 // once a stop signal arrived.
-var ErrStopped = errors.New("stopped by signal")
+var ErrStopped = proc.ErrStopped
 
 // TrainFunc is a training function for Run.
 type TrainFunc = func(ctx context.Context, e env.Env) error
@@ -78,18 +76,13 @@ type runResult struct {
 
 func (c *runConfig) run(train TrainFunc) int {
 	// Signals first: SIGTERM may come while the environment loads.
-	ctx, stops := catchStops(context.Background())
-	defer stops.release()
+	ctx, stops := proc.CatchStops(context.Background())
+	defer stops.Release()
 
 	level := new(slog.LevelVar)
 	h := c.handler
 	if h == nil {
-		ho := &slog.HandlerOptions{Level: level}
-		if strings.EqualFold(os.Getenv(LogFormatVar), "json") {
-			h = slog.NewJSONHandler(c.logOut, ho)
-		} else {
-			h = slog.NewTextHandler(c.logOut, ho)
-		}
+		h = entry.Handler(c.logOut, level)
 	}
 	log := slog.New(h)
 	slog.SetDefault(log)
@@ -100,15 +93,15 @@ func (c *runConfig) run(train TrainFunc) int {
 	}
 	if len(args) > 0 {
 		err := failure.Clientf("unexpected command-line arguments %q: a training program takes no arguments; start it as \"train\" or with none, and pass settings as hyperparameters", c.args)
-		return report(log, baseFailurePath(), err, err.Error(), failure.ExitCode(err))
+		return entry.Report(log, entry.BaseFailurePath(), err, err.Error(), failure.ExitCode(err))
 	}
 
 	t0 := time.Now()
-	e, err := LoadEnv(log)
+	e, err := entry.LoadEnv(log)
 	if err != nil {
 		return failure.ExitCode(err)
 	}
-	level.Set(SlogLevel(e.LogLevel))
+	level.Set(entry.SlogLevel(e.LogLevel))
 	log.Info("training starts",
 		"job", e.JobName,
 		"host", e.Resources.CurrentHost,
@@ -131,22 +124,22 @@ func (c *runConfig) run(train TrainFunc) int {
 	}()
 
 	var why string
-	stops.superviseStop(ctx, returned, c.grace,
+	stops.Supervise(ctx, returned, c.grace,
 		func() {
-			sig, _ := stops.signal()
-			log.Warn("stop signal: cancelling training", "signal", sigName(sig), "grace", c.grace)
+			sig, _ := stops.Signal()
+			log.Warn("stop signal: cancelling training", "signal", proc.SigName(sig), "grace", c.grace)
 		},
 		func(second syscall.Signal) bool {
 			why = fmt.Sprintf("training did not return within the %s grace period", c.grace)
 			if second != 0 {
-				why = fmt.Sprintf("a second signal (%s) arrived before training returned", sigName(second))
+				why = fmt.Sprintf("a second signal (%s) arrived before training returned", proc.SigName(second))
 			}
 			return true
 		})
-	stop, stopped := stops.signal()
+	stop, stopped := stops.Signal()
 	if why != "" {
-		err := fmt.Errorf("stopped by %s: %s", sigName(stop), why)
-		return report(log, e.Paths.Failure, err, err.Error(), sigExitCode(stop))
+		err := fmt.Errorf("stopped by %s: %s", proc.SigName(stop), why)
+		return entry.Report(log, e.Paths.Failure, err, err.Error(), proc.SigExitCode(stop))
 	}
 
 	switch {
@@ -155,25 +148,18 @@ func (c *runConfig) run(train TrainFunc) int {
 			log.Error("training succeeded but the success file was not written", "err", err)
 		}
 		if stopped {
-			log.Info("training returned after the stop signal without error: success", "signal", sigName(stop))
+			log.Info("training returned after the stop signal without error: success", "signal", proc.SigName(stop))
 		} else {
 			log.Info("training succeeded", "duration", time.Since(t0).Round(time.Millisecond))
 		}
 		return 0
 	case stopped && !res.panicked && (errors.Is(res.err, context.Canceled) || errors.Is(res.err, ErrStopped)):
-		err := fmt.Errorf("stopped by %s before training finished: %v", sigName(stop), res.err)
-		return report(log, e.Paths.Failure, err, err.Error(), sigExitCode(stop))
+		err := fmt.Errorf("stopped by %s before training finished: %v", proc.SigName(stop), res.err)
+		return entry.Report(log, e.Paths.Failure, err, err.Error(), proc.SigExitCode(stop))
 	default:
-		return report(log, e.Paths.Failure, res.err, res.err.Error(), failure.ExitCode(res.err))
+		return entry.Report(log, e.Paths.Failure, res.err, res.err.Error(), failure.ExitCode(res.err))
 	}
 }
-
-// SlogLevel maps a Python logging level, as in
-// sagemaker_container_log_level (10 DEBUG, 20 INFO, 30 WARNING, 40 ERROR,
-// 50 CRITICAL), onto slog's scale (-4 debug, 0 info, 4 warn, 8 error, 12),
-// values between included: 25 shows warnings, not information, as in
-// Python. 0 (Python's NOTSET) shows everything.
-func SlogLevel(py int) slog.Level { return slog.Level((py - 20) * 4 / 10) }
 
 func runChannelSummary(e env.Env) string {
 	var b strings.Builder

@@ -159,7 +159,7 @@ func TestRunBrokenTree(t *testing.T) {
 
 func TestRunLogLevelAndFormat(t *testing.T) {
 	envtest.New(t, envtest.WithHyperparameters(map[string]string{"sagemaker_container_log_level": "30"}))
-	t.Setenv(runner.LogFormatVar, "json")
+	t.Setenv("SMTRAIN_LOG_FORMAT", "json")
 	code, log := runInProcess(t, func(context.Context, env.Env) error {
 		slog.Info("hidden at warning level")
 		slog.Warn("shown", "k", 1)
@@ -421,10 +421,4 @@ func ExampleRun() {
 	// In main:
 	//	runner.Run(train)
 	_ = train
-}
-
-func TestSlogLevel(t *testing.T) {
-	for py, want := range map[int]slog.Level{0: -8, 10: slog.LevelDebug, 20: slog.LevelInfo, 25: 2, 30: slog.LevelWarn, 40: slog.LevelError, 45: 10, 50: 12} {
-		assert.Equal(t, want, runner.SlogLevel(py), "Python level %d", py)
-	}
 }

@@ -1,10 +1,9 @@
-package runner_test
+package wrap_test
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -21,17 +20,17 @@ import (
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/conformance"
 	"github.com/sagemaker-go/training/internal/testenv"
-	"github.com/sagemaker-go/training/runner"
+	"github.com/sagemaker-go/training/wrap"
 )
 
-// execCase is the conformance case errors.failure_file[0]: the
+// case is the conformance case errors.failure_file[0]: the
 // hyperparameters and the argv the Python toolkit gave the program.
-type execCase struct {
+type tkCase struct {
 	hps  map[string]string
 	argv []string
 }
 
-func execLoadCase(t *testing.T) execCase {
+func loadCase(t *testing.T) tkCase {
 	t.Helper()
 	c := conformance.Cases(t, "errors.failure_file")[0]
 	var in map[string]json.RawMessage
@@ -43,13 +42,13 @@ func execLoadCase(t *testing.T) execCase {
 	var hps map[string]string
 	require.NoError(t, json.Unmarshal(in["hyperparameters.json"], &hps))
 	delete(hps, "sagemaker_program")
-	return execCase{hps: hps, argv: want.ChildArgv}
+	return tkCase{hps: hps, argv: want.ChildArgv}
 }
 
-// execTree writes a one-host /opt/ml tree with hps (plus sagemaker_program
+// tree writes a one-host /opt/ml tree with hps (plus sagemaker_program
 // = program and the extra framework keys), fills the code dir from code
 // (name → content, mode 0755), and loads it.
-func execTree(t *testing.T, hps map[string]string, program string, extra map[string]string, code map[string]string) env.Env {
+func writeTree(t *testing.T, hps map[string]string, program string, extra map[string]string, code map[string]string) env.Env {
 	t.Helper()
 	base := t.TempDir()
 	t.Setenv(env.BaseDirVar, base)
@@ -89,14 +88,14 @@ func execTree(t *testing.T, hps map[string]string, program string, extra map[str
 	return e
 }
 
-// execRecorded is what a test program saw, read back from the model dir.
-type execRecorded struct {
+// recorded is what a test program saw, read back from the model dir.
+type recorded struct {
 	argv    []string
 	environ map[string]string
 	cwd     string
 }
 
-func execRead(t *testing.T, e env.Env) execRecorded {
+func readRecorded(t *testing.T, e env.Env) recorded {
 	t.Helper()
 	split := func(name string) []string {
 		b, err := os.ReadFile(filepath.Join(e.Paths.Model, name))
@@ -104,7 +103,7 @@ func execRead(t *testing.T, e env.Env) execRecorded {
 		s := strings.Split(string(b), "\x00")
 		return s[:len(s)-1]
 	}
-	r := execRecorded{argv: split("argv"), environ: map[string]string{}}
+	r := recorded{argv: split("argv"), environ: map[string]string{}}
 	for _, kv := range split("environ") {
 		k, v, _ := strings.Cut(kv, "=")
 		r.environ[k] = v
@@ -115,11 +114,11 @@ func execRead(t *testing.T, e env.Env) execRecorded {
 	return r
 }
 
-// execCheckSeen checks argv and environment against env's Vars()/Args()
+// checkSeen checks argv and environment against env's Vars()/Args()
 // and the conformance case.
-func execCheckSeen(t *testing.T, e env.Env, want []string) {
+func checkSeen(t *testing.T, e env.Env, want []string) {
 	t.Helper()
-	got := execRead(t, e)
+	got := readRecorded(t, e)
 	assert.Equal(t, want, got.argv, "argv")
 	vars := e.Vars()
 	require.NotEmpty(t, vars)
@@ -133,27 +132,32 @@ func execCheckSeen(t *testing.T, e env.Env, want []string) {
 	assert.Equal(t, e.Paths.Code, got.cwd, "cwd")
 }
 
-// execRunBoth runs the program twice: exiting 0, then exiting 3 after
-// writing to stderr; it checks what the program saw and the status files.
-func execRunBoth(t *testing.T, e env.Env, want []string, opts ...runner.ExecOption) {
+// runMain runs wrap.Main in this process (on the tree under
+// $SAGEMAKER_BASE_DIR) and returns its exit code.
+func runMain(t *testing.T, opts ...wrap.Option) int {
 	t.Helper()
-	var out, errOut execBuf
-	opts = append(opts, runner.WithExecOutput(&out, &errOut), runner.WithExecLogger(slog.New(slog.NewTextHandler(&errOut, nil))))
+	code := -1
+	wrap.Main(append([]wrap.Option{wrap.WithArgs(nil), wrap.WithExit(func(c int) { code = c })}, opts...)...)
+	return code
+}
+
+// runBoth runs the program twice: exiting 0, then exiting 3 after
+// writing to stderr; it checks what the program saw and the status files.
+func runBoth(t *testing.T, e env.Env, want []string, opts ...wrap.Option) {
+	t.Helper()
+	var out, errOut syncBuf
+	opts = append(opts, wrap.WithOutput(&out, &errOut), wrap.WithLogHandler(slog.NewTextHandler(&errOut, nil)))
 
 	t.Setenv("EXIT_CODE", "0")
-	require.NoError(t, runner.Exec(context.Background(), e, "", opts...), "stderr: %s", errOut.String())
-	execCheckSeen(t, e, want)
+	require.Equal(t, 0, runMain(t, opts...), "stderr: %s", errOut.String())
+	checkSeen(t, e, want)
 	assert.FileExists(t, e.Paths.Success)
 	assert.NoFileExists(t, e.Paths.Failure)
 	assert.Contains(t, out.String(), "hello from the program\n")
 
 	require.NoError(t, os.Remove(e.Paths.Success))
 	t.Setenv("EXIT_CODE", "3")
-	err := runner.Exec(context.Background(), e, "", opts...)
-	require.Error(t, err)
-	assert.Equal(t, 3, failure.ExitCode(err))
-	var xe *runner.ExitError
-	require.ErrorAs(t, err, &xe)
+	assert.Equal(t, 3, runMain(t, opts...))
 	reason, rerr := os.ReadFile(e.Paths.Failure)
 	require.NoError(t, rerr)
 	assert.True(t, strings.HasPrefix(string(reason), "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \""), "%q", reason)
@@ -162,7 +166,7 @@ func execRunBoth(t *testing.T, e env.Env, want []string, opts ...runner.ExecOpti
 	assert.LessOrEqual(t, len([]rune(string(reason))), failure.MaxLen)
 }
 
-const execShellProgram = `
+const shellProgram = `
 printf '%s\0' "$@" > "$SM_MODEL_DIR/argv"
 env -0 > "$SM_MODEL_DIR/environ"
 pwd > "$SM_MODEL_DIR/cwd"
@@ -172,7 +176,7 @@ echo "ValueError: boom" >&2
 exit "${EXIT_CODE:-0}"
 `
 
-const execPythonProgram = `import os, sys
+const pythonProgram = `import os, sys
 d = os.environ["SM_MODEL_DIR"]
 open(d + "/argv", "wb").write(b"".join(a.encode() + b"\0" for a in sys.argv[1:]))
 open(d + "/environ", "wb").write(b"".join(k.encode() + b"=" + v.encode() + b"\0" for k, v in os.environ.items()))
@@ -182,7 +186,7 @@ sys.stderr.write("Traceback (most recent call last):\nValueError: boom\n")
 sys.exit(int(os.environ.get("EXIT_CODE", "0")))
 `
 
-const execCProgram = `#include <stdio.h>
+const cProgram = `#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 extern char **environ;
@@ -209,7 +213,7 @@ int main(int argc, char **argv) {
 }
 `
 
-const execGoProgram = `package main
+const goProgram = `package main
 
 import (
 	"flag"
@@ -238,58 +242,58 @@ func main() {
 }
 `
 
-func TestExecShellScript(t *testing.T) {
-	c := execLoadCase(t)
-	e := execTree(t, c.hps, "run.sh", nil, map[string]string{"run.sh": execShellProgram})
+func TestShellScript(t *testing.T) {
+	c := loadCase(t)
+	e := writeTree(t, c.hps, "run.sh", nil, map[string]string{"run.sh": shellProgram})
 	require.NoError(t, os.Chmod(filepath.Join(e.Paths.Code, "run.sh"), 0o644))
 	assert.Equal(t, c.argv, e.Args(), "env.Args() against the conformance case")
-	execRunBoth(t, e, c.argv)
+	runBoth(t, e, c.argv)
 }
 
-func TestExecToolkitVarsFromHyperparameters(t *testing.T) {
-	e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_job_name": "hp-job", "sagemaker_region": "us-east-2"},
-		map[string]string{"run.sh": execShellProgram})
-	require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
-	got := execRead(t, e)
+func TestToolkitVarsFromHyperparameters(t *testing.T) {
+	e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_job_name": "hp-job", "sagemaker_region": "us-east-2"},
+		map[string]string{"run.sh": shellProgram})
+	require.Equal(t, 0, runMain(t, quiet()...))
+	got := readRecorded(t, e)
 	assert.Equal(t, "hp-job", got.environ["SAGEMAKER_JOB_NAME"])
 	assert.Equal(t, "us-east-2", got.environ["SAGEMAKER_REGION"])
 	assert.Equal(t, "{}", got.environ["SM_HPS"], "framework hyperparameters are not user hyperparameters")
 }
 
-func TestExecRegionFromAWSDefaultRegion(t *testing.T) {
-	e := execTree(t, nil, "run.sh", nil, map[string]string{"run.sh": execShellProgram})
+func TestRegionFromAWSDefaultRegion(t *testing.T) {
+	e := writeTree(t, nil, "run.sh", nil, map[string]string{"run.sh": shellProgram})
 	t.Setenv("AWS_DEFAULT_REGION", "ap-south-1") // boto3's default region, as the toolkit falls back to
-	require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
-	got := execRead(t, e)
+	require.Equal(t, 0, runMain(t, quiet()...))
+	got := readRecorded(t, e)
 	assert.Equal(t, "ap-south-1", got.environ["SAGEMAKER_REGION"])
 	assert.Equal(t, "job-exec-test", got.environ["SAGEMAKER_JOB_NAME"], "TRAINING_JOB_NAME where the toolkit sets \"\"")
 }
 
-func TestExecPythonScript(t *testing.T) {
+func TestPythonScript(t *testing.T) {
 	testenv.Need(t, "python3")
-	c := execLoadCase(t)
-	e := execTree(t, c.hps, "train.py", nil, map[string]string{"train.py": execPythonProgram})
-	execRunBoth(t, e, c.argv)
+	c := loadCase(t)
+	e := writeTree(t, c.hps, "train.py", nil, map[string]string{"train.py": pythonProgram})
+	runBoth(t, e, c.argv)
 }
 
-func TestExecCProgram(t *testing.T) {
+func TestCProgram(t *testing.T) {
 	testenv.Need(t, "cc")
-	c := execLoadCase(t)
-	e := execTree(t, c.hps, "train", nil, nil)
+	c := loadCase(t)
+	e := writeTree(t, c.hps, "train", nil, nil)
 	src := filepath.Join(t.TempDir(), "train.c")
-	require.NoError(t, os.WriteFile(src, []byte("#include <string.h>\n"+execCProgram), 0o644))
+	require.NoError(t, os.WriteFile(src, []byte("#include <string.h>\n"+cProgram), 0o644))
 	bin := filepath.Join(e.Paths.Code, "train")
 	out, err := exec.Command("cc", "-o", bin, src).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.NoError(t, os.Chmod(bin, 0o644), "train makes it executable, as the toolkit does")
-	execRunBoth(t, e, c.argv)
+	runBoth(t, e, c.argv)
 }
 
-func TestExecGoFlagProgram(t *testing.T) {
-	c := execLoadCase(t)
-	e := execTree(t, c.hps, "train", nil, nil)
+func TestGoFlagProgram(t *testing.T) {
+	c := loadCase(t)
+	e := writeTree(t, c.hps, "train", nil, nil)
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(execGoProgram), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(goProgram), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module flagprog\n\ngo 1.22\n"), 0o644))
 	cmd := exec.Command("go", "build", "-o", filepath.Join(e.Paths.Code, "train"), ".")
 	cmd.Dir = dir
@@ -301,15 +305,15 @@ func TestExecGoFlagProgram(t *testing.T) {
 	for i := 0; i < len(c.argv); i += 2 {
 		want = append(want, c.argv[i]+"="+c.argv[i+1])
 	}
-	execRunBoth(t, e, want, runner.WithEqualsArgs())
+	runBoth(t, e, want, wrap.WithEqualsArgs())
 	flags, err := os.ReadFile(filepath.Join(e.Paths.Model, "flags"))
 	require.NoError(t, err)
 	assert.Equal(t, "10 0.1 true resnet 50 0", string(flags), "every flag parsed, no argument left over")
 }
 
-// execVenv makes a virtual environment that sees the system's packages and
+// venv makes a virtual environment that sees the system's packages and
 // puts it first on PATH, so pip installs go there and not into the system.
-func execVenv(t *testing.T) {
+func needVenv(t *testing.T) {
 	testenv.Need(t, "python3")
 	venv := filepath.Join(t.TempDir(), "venv")
 	out, err := exec.Command("python3", "-m", "venv", "--without-pip", "--system-site-packages", venv).CombinedOutput()
@@ -321,10 +325,10 @@ func execVenv(t *testing.T) {
 	t.Setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
 }
 
-// execWheelBackend is a minimal in-tree PEP 517 backend, so that pip can
+// wheelBackend is a minimal in-tree PEP 517 backend, so that pip can
 // build and install the test package offline (no setuptools or wheel
 // download).
-const execWheelBackend = `import base64, hashlib, os, zipfile
+const wheelBackend = `import base64, hashlib, os, zipfile
 NAME, VERSION = "mytrain", "1.0"
 DIST = "%s-%s.dist-info" % (NAME, VERSION)
 def _h(d):
@@ -342,18 +346,18 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     return fn
 `
 
-func TestExecPythonPackage(t *testing.T) {
-	execVenv(t)
-	c := execLoadCase(t)
-	prog := strings.Replace(execPythonProgram, "import os, sys\n", "import os, sys, helper\nassert __name__ == '__main__' and __spec__.name == 'train', __spec__\n", 1)
-	e := execTree(t, c.hps, "train.py", nil, map[string]string{
+func TestPythonPackage(t *testing.T) {
+	needVenv(t)
+	c := loadCase(t)
+	prog := strings.Replace(pythonProgram, "import os, sys\n", "import os, sys, helper\nassert __name__ == '__main__' and __spec__.name == 'train', __spec__\n", 1)
+	e := writeTree(t, c.hps, "train.py", nil, map[string]string{
 		"train.py":        prog,
 		"helper.py":       "",
 		"setup.py":        "raise SystemExit('not used: pyproject.toml names the build backend')\n",
 		"pyproject.toml":  "[build-system]\nrequires = []\nbuild-backend = \"wheelbackend\"\nbackend-path = [\".\"]\n",
-		"wheelbackend.py": execWheelBackend,
+		"wheelbackend.py": wheelBackend,
 	})
-	execRunBoth(t, e, c.argv)
+	runBoth(t, e, c.argv)
 	py, err := exec.LookPath("python3")
 	require.NoError(t, err)
 	out, err := exec.Command(py, "-m", "pip", "show", "mytrain").CombinedOutput()
@@ -361,15 +365,14 @@ func TestExecPythonPackage(t *testing.T) {
 	assert.Contains(t, string(out), "Version: 1.0")
 }
 
-func TestExecPythonRequirements(t *testing.T) {
-	execVenv(t)
-	e := execTree(t, nil, "train.py", nil, map[string]string{
+func TestPythonRequirements(t *testing.T) {
+	needVenv(t)
+	e := writeTree(t, nil, "train.py", nil, map[string]string{
 		"train.py":         "print('unreachable')\n",
 		"requirements.txt": "no-such-package-anywhere==1.0\n",
 	})
-	var errOut execBuf
-	err := runner.Exec(context.Background(), e, "", runner.WithExecOutput(&errOut, &errOut), runner.WithExecLogger(slog.New(slog.NewTextHandler(&errOut, nil))))
-	require.Error(t, err)
+	var errOut syncBuf
+	assert.Equal(t, 1, runMain(t, wrap.WithOutput(&errOut, &errOut), wrap.WithLogHandler(slog.NewTextHandler(&errOut, nil))))
 	reason, rerr := os.ReadFile(e.Paths.Failure)
 	require.NoError(t, rerr)
 	assert.True(t, strings.HasPrefix(string(reason), "InstallRequirementsError:\nExitCode 1\n"), "%s", reason)
@@ -378,97 +381,91 @@ func TestExecPythonRequirements(t *testing.T) {
 	assert.NotContains(t, errOut.String(), "unreachable")
 }
 
-// execBuf is a bytes.Buffer safe for the concurrent writes of the two
+// buf is a bytes.Buffer safe for the concurrent writes of the two
 // output streams and the logger.
-type execBuf struct {
+type syncBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *execBuf) Write(p []byte) (int, error) {
+func (b *syncBuf) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *execBuf) String() string {
+func (b *syncBuf) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
 }
 
-// execQuiet are options that keep a test's output out of the log.
-func execQuiet() []runner.ExecOption {
-	var b execBuf
-	return []runner.ExecOption{runner.WithExecOutput(&b, &b), runner.WithExecLogger(slog.New(slog.NewTextHandler(&b, nil)))}
+// quiet are options that keep a test's output out of the log.
+func quiet() []wrap.Option {
+	var b syncBuf
+	return []wrap.Option{wrap.WithOutput(&b, &b), wrap.WithLogHandler(slog.NewTextHandler(&b, nil))}
 }
 
-func execReason(t *testing.T, e env.Env) string {
+func readFailure(t *testing.T, e env.Env) string {
 	t.Helper()
 	b, err := os.ReadFile(e.Paths.Failure)
 	require.NoError(t, err, "failure file")
 	return string(b)
 }
 
-func TestExecBadProgram(t *testing.T) {
+func TestBadProgram(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
-		e := execTree(t, nil, "nope.sh", nil, nil)
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 127, failure.ExitCode(err))
-		assert.Contains(t, execReason(t, e), `program "nope.sh"`)
-		assert.Contains(t, execReason(t, e), "no such file or directory")
+		e := writeTree(t, nil, "nope.sh", nil, nil)
+		assert.Equal(t, 127, runMain(t, quiet()...))
+		assert.Contains(t, readFailure(t, e), `program "nope.sh"`)
+		assert.Contains(t, readFailure(t, e), "no such file or directory")
 	})
 	t.Run("unset", func(t *testing.T) {
-		e := execTree(t, nil, "", nil, nil)
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 1, failure.ExitCode(err))
-		assert.Contains(t, execReason(t, e), "SAGEMAKER_PROGRAM")
+		e := writeTree(t, nil, "", nil, nil)
+		assert.Equal(t, 1, runMain(t, quiet()...))
+		assert.Contains(t, readFailure(t, e), "SAGEMAKER_PROGRAM")
 	})
 	t.Run("not executable", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "prog")
 		require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\nexit 0\n"), 0o644))
-		e := execTree(t, nil, p, nil, nil)
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 126, failure.ExitCode(err))
-		assert.Contains(t, execReason(t, e), "is not executable")
+		e := writeTree(t, nil, p, nil, nil)
+		assert.Equal(t, 126, runMain(t, quiet()...))
+		assert.Contains(t, readFailure(t, e), "is not executable")
 		fi, _ := os.Stat(p)
 		assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "a program outside the code dir is not changed")
 	})
 	t.Run("no #! line", func(t *testing.T) {
-		e := execTree(t, nil, "prog", nil, map[string]string{"prog": "echo ran > \"$SM_MODEL_DIR/ran\"\n"})
-		require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
+		e := writeTree(t, nil, "prog", nil, map[string]string{"prog": "echo ran > \"$SM_MODEL_DIR/ran\"\n"})
+		require.Equal(t, 0, runMain(t, quiet()...))
 		assert.FileExists(t, filepath.Join(e.Paths.Model, "ran"))
 	})
 	t.Run("killed", func(t *testing.T) {
-		e := execTree(t, nil, "run.sh", nil, map[string]string{"run.sh": "echo dying >&2; kill -9 $$\n"})
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 137, failure.ExitCode(err))
-		r := execReason(t, e)
+		e := writeTree(t, nil, "run.sh", nil, map[string]string{"run.sh": "echo dying >&2; kill -9 $$\n"})
+		assert.Equal(t, 137, runMain(t, quiet()...))
+		r := readFailure(t, e)
 		assert.True(t, strings.HasPrefix(r, "ExecuteUserScriptError:\nExitCode 137\nErrorMessage \"dying\"\nExtraInfo \"OutOfMemory: Process killed by SIGKILL (signal 9)\"\nCommand \"/bin/sh "), "%q", r)
 	})
 	t.Run("keeps a failure file the program wrote", func(t *testing.T) {
-		e := execTree(t, nil, "run.sh", nil, map[string]string{"run.sh": "echo 'my own reason' > /dev/null; printf 'custom reason' > \"$SM_OUTPUT_DIR/failure\"; exit 4\n"})
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 4, failure.ExitCode(err))
-		assert.Equal(t, "custom reason", execReason(t, e))
+		e := writeTree(t, nil, "run.sh", nil, map[string]string{"run.sh": "echo 'my own reason' > /dev/null; printf 'custom reason' > \"$SM_OUTPUT_DIR/failure\"; exit 4\n"})
+		assert.Equal(t, 4, runMain(t, quiet()...))
+		assert.Equal(t, "custom reason", readFailure(t, e))
 	})
 }
 
-func TestExecFailureReasonTail(t *testing.T) {
+func TestFailureReasonTail(t *testing.T) {
 	// 2000 lines of stderr: the reason keeps the format's head, the last
 	// lines and the command, within 1024 characters.
-	e := execTree(t, map[string]string{"name": "x y"}, "run.sh", nil, map[string]string{"run.sh": "i=0; while [ $i -lt 2000 ]; do echo \"line $i é\" >&2; i=$((i+1)); done; exit 5\n"})
-	err := runner.Exec(context.Background(), e, "", execQuiet()...)
-	assert.Equal(t, 5, failure.ExitCode(err))
-	r := execReason(t, e)
+	e := writeTree(t, map[string]string{"name": "x y"}, "run.sh", nil, map[string]string{"run.sh": "i=0; while [ $i -lt 2000 ]; do echo \"line $i é\" >&2; i=$((i+1)); done; exit 5\n"})
+	assert.Equal(t, 5, runMain(t, quiet()...))
+	r := readFailure(t, e)
 	assert.LessOrEqual(t, len([]rune(r)), failure.MaxLen)
 	assert.True(t, strings.HasPrefix(r, "ExecuteUserScriptError:\nExitCode 5\nErrorMessage \"...\nline "), "%q", r[:80])
 	assert.Contains(t, r, "line 1999 é\"\nCommand \"/bin/sh "+e.Paths.Code+"/run.sh --name 'x y'\"")
 	assert.Greater(t, len([]rune(r)), failure.MaxLen-40, "the room is used")
 }
 
-// execTarGz builds a tar.gz from entries.
-func execTarGz(t *testing.T, entries []tar.Header, bodies map[string]string) []byte {
+// tarGz builds a tar.gz from entries.
+func tarGz(t *testing.T, entries []tar.Header, bodies map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -492,21 +489,21 @@ func execTarGz(t *testing.T, entries []tar.Header, bodies map[string]string) []b
 	return buf.Bytes()
 }
 
-const execRunSh = "echo ok > \"$SM_MODEL_DIR/ran\"\n"
+const runSh = "echo ok > \"$SM_MODEL_DIR/ran\"\n"
 
-func TestExecSubmitDirectory(t *testing.T) {
+func TestSubmitDirectory(t *testing.T) {
 	t.Run("tar.gz", func(t *testing.T) {
-		tgz := execTarGz(t, []tar.Header{
+		tgz := tarGz(t, []tar.Header{
 			{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755},
 			{Name: "run.sh", Typeflag: tar.TypeReg, Mode: 0o644},
 			{Name: "lib/data.txt", Typeflag: tar.TypeReg},
 			{Name: "lib/link.txt", Typeflag: tar.TypeSymlink, Linkname: "data.txt"},
 			{Name: "hard.txt", Typeflag: tar.TypeLink, Linkname: "lib/data.txt"},
-		}, map[string]string{"run.sh": execRunSh, "lib/data.txt": "data"})
+		}, map[string]string{"run.sh": runSh, "lib/data.txt": "data"})
 		src := filepath.Join(t.TempDir(), "sourcedir.tar.gz")
 		require.NoError(t, os.WriteFile(src, tgz, 0o644))
-		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
-		require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
+		e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
+		require.Equal(t, 0, runMain(t, quiet()...))
 		assert.FileExists(t, filepath.Join(e.Paths.Model, "ran"))
 		b, err := os.ReadFile(filepath.Join(e.Paths.Code, "lib", "link.txt"))
 		require.NoError(t, err)
@@ -517,11 +514,11 @@ func TestExecSubmitDirectory(t *testing.T) {
 	})
 	t.Run("directory", func(t *testing.T) {
 		src := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(src, "run.sh"), []byte(execRunSh), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(src, "run.sh"), []byte(runSh), 0o644))
 		require.NoError(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
 		require.NoError(t, os.Symlink("../run.sh", filepath.Join(src, "sub", "l")))
-		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
-		require.NoError(t, runner.Exec(context.Background(), e, "", execQuiet()...))
+		e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
+		require.Equal(t, 0, runMain(t, quiet()...))
 		assert.FileExists(t, filepath.Join(e.Paths.Model, "ran"))
 		target, err := os.Readlink(filepath.Join(e.Paths.Code, "sub", "l"))
 		require.NoError(t, err)
@@ -530,16 +527,16 @@ func TestExecSubmitDirectory(t *testing.T) {
 	t.Run("non-empty code dir is kept and reported", func(t *testing.T) {
 		src := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(src, "run.sh"), []byte("exit 9\n"), 0o644))
-		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, map[string]string{"run.sh": execRunSh})
-		var log execBuf
-		require.NoError(t, runner.Exec(context.Background(), e, "", runner.WithExecOutput(&log, &log), runner.WithExecLogger(slog.New(slog.NewTextHandler(&log, nil)))))
+		e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, map[string]string{"run.sh": runSh})
+		var log syncBuf
+		require.Equal(t, 0, runMain(t, wrap.WithOutput(&log, &log), wrap.WithLogHandler(slog.NewTextHandler(&log, nil))))
 		assert.FileExists(t, filepath.Join(e.Paths.Model, "ran"))
 		assert.Contains(t, log.String(), "level=WARN msg=\"code directory is not empty: sagemaker_submit_directory not unpacked")
 		assert.Contains(t, log.String(), src)
 	})
 }
 
-func TestExecSubmitDirectoryBad(t *testing.T) {
+func TestSubmitDirectoryBad(t *testing.T) {
 	outside := t.TempDir()
 	good := []tar.Header{{Name: "run.sh", Typeflag: tar.TypeReg}}
 	cases := map[string]struct {
@@ -558,17 +555,16 @@ func TestExecSubmitDirectoryBad(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			tgz := execTarGz(t, c.entries, map[string]string{"run.sh": execRunSh})
+			tgz := tarGz(t, c.entries, map[string]string{"run.sh": runSh})
 			if c.raw != nil {
 				tgz = c.raw(tgz)
 			}
 			src := filepath.Join(t.TempDir(), "sourcedir.tar.gz")
 			require.NoError(t, os.WriteFile(src, tgz, 0o644))
-			e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
-			err := runner.Exec(context.Background(), e, "", execQuiet()...)
-			assert.Equal(t, 1, failure.ExitCode(err))
-			assert.Contains(t, execReason(t, e), c.want)
-			assert.Contains(t, execReason(t, e), "sagemaker_submit_directory")
+			e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
+			assert.Equal(t, 1, runMain(t, quiet()...))
+			assert.Contains(t, readFailure(t, e), c.want)
+			assert.Contains(t, readFailure(t, e), "sagemaker_submit_directory")
 			entries, _ := os.ReadDir(e.Paths.Code)
 			assert.Empty(t, entries, "the code directory is left empty")
 			assert.NoFileExists(t, filepath.Join(e.Paths.Base, "escaped"))
@@ -577,41 +573,21 @@ func TestExecSubmitDirectoryBad(t *testing.T) {
 		})
 	}
 	t.Run("missing", func(t *testing.T) {
-		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": "/no/such/dir"}, nil)
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 1, failure.ExitCode(err))
-		assert.Contains(t, execReason(t, e), `sagemaker_submit_directory "/no/such/dir": stat /no/such/dir: no such file or directory`)
+		e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": "/no/such/dir"}, nil)
+		assert.Equal(t, 1, runMain(t, quiet()...))
+		assert.Contains(t, readFailure(t, e), `sagemaker_submit_directory "/no/such/dir": stat /no/such/dir: no such file or directory`)
 	})
 	t.Run("over the size limit", func(t *testing.T) {
-		tgz := execTarGz(t, []tar.Header{{Name: "run.sh", Typeflag: tar.TypeReg}, {Name: "big", Typeflag: tar.TypeReg}}, map[string]string{"run.sh": execRunSh, "big": strings.Repeat("x", 2000)})
+		tgz := tarGz(t, []tar.Header{{Name: "run.sh", Typeflag: tar.TypeReg}, {Name: "big", Typeflag: tar.TypeReg}}, map[string]string{"run.sh": runSh, "big": strings.Repeat("x", 2000)})
 		src := filepath.Join(t.TempDir(), "s.tar.gz")
 		require.NoError(t, os.WriteFile(src, tgz, 0o644))
-		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
-		err := runner.Exec(context.Background(), e, "", append(execQuiet(), runner.WithSubmitLimits(1<<20, 1000))...)
-		assert.Equal(t, 1, failure.ExitCode(err))
-		assert.Contains(t, execReason(t, e), `entry "big": 2000 bytes, over the per-file limit of 1000`)
+		e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": src}, nil)
+		assert.Equal(t, 1, runMain(t, append(quiet(), wrap.WithSubmitLimits(1<<20, 1000))...))
+		assert.Contains(t, readFailure(t, e), `entry "big": 2000 bytes, over the per-file limit of 1000`)
 	})
 	t.Run("s3 without downloader", func(t *testing.T) {
-		e := execTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": "s3://b/k.tar.gz"}, nil)
-		err := runner.Exec(context.Background(), e, "", execQuiet()...)
-		assert.Equal(t, 1, failure.ExitCode(err))
-		assert.Contains(t, execReason(t, e), "needs a downloader")
+		e := writeTree(t, nil, "run.sh", map[string]string{"sagemaker_submit_directory": "s3://b/k.tar.gz"}, nil)
+		assert.Equal(t, 1, runMain(t, quiet()...))
+		assert.Contains(t, readFailure(t, e), "needs a downloader")
 	})
-}
-
-func TestExecLocalMode(t *testing.T) {
-	e := env.Env{}
-	e.Resources.CurrentInstanceType = "ml.p3.2xlarge"
-	e.Resources.CurrentHost = "algo-1"
-	e.Resources.Hosts = []string{"algo-1", "algo-2"}
-	t.Setenv("SM_STUDIO_LOCAL_MODE", "")
-	assert.False(t, runner.IsLocalMode(e))
-	t.Setenv("SM_STUDIO_LOCAL_MODE", "True")
-	assert.True(t, runner.IsLocalMode(e), "case-insensitive, as the toolkit compares")
-	t.Setenv("SM_STUDIO_LOCAL_MODE", "")
-	e.Resources.CurrentInstanceType = "local_gpu"
-	assert.True(t, runner.IsLocalMode(e))
-	e.Resources.CurrentInstanceType = "ml.p3.2xlarge"
-	e.Resources.Hosts = []string{"algo-1"}
-	assert.True(t, runner.IsLocalMode(e), "a single host")
 }

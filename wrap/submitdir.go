@@ -1,4 +1,4 @@
-package runner
+package wrap
 
 import (
 	"archive/tar"
@@ -9,23 +9,68 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/safetar"
 )
+
+// setup unpacks sagemaker_submit_directory into the code directory.
+func (x *wrapper) setup(ctx context.Context, code, program string) error {
+	// SageMaker creates these; a bare tree (tests, docker run by hand) may
+	// lack them, and programs write there without checking.
+	for _, d := range []string{code, x.env.Paths.Model, x.env.Paths.OutputData} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return failure.Platform(fmt.Errorf("contract directory: %w", err))
+		}
+	}
+	src := x.env.ModuleDir
+	if p, ok := strings.CutPrefix(src, "file://"); ok {
+		src = p
+	}
+	if src == "" || !isS3(src) && filepath.Clean(src) == filepath.Clean(code) {
+		return nil
+	}
+	entries, err := os.ReadDir(code)
+	if err != nil {
+		return failure.Platform(fmt.Errorf("code directory: %w", err))
+	}
+	if len(entries) > 0 {
+		x.cfg.log.Warn("code directory is not empty: sagemaker_submit_directory not unpacked, the files already there are run",
+			"code_dir", code, "entries", len(entries), "first", entries[0].Name(), "sagemaker_submit_directory", src, "program", program)
+		return nil
+	}
+	x.cfg.log.Info("unpacking sagemaker_submit_directory", "from", src, "to", code)
+	if err := unpack(ctx, src, code, x.cfg.download, limits{x.cfg.maxTotal, x.cfg.maxFile}); err != nil {
+		// The code directory was empty: leave it empty, not half-filled.
+		emptyDir(code)
+		return failure.Client(fmt.Errorf("sagemaker_submit_directory %q: %w", src, err))
+	}
+	return nil
+}
+
+func isS3(uri string) bool { return len(uri) >= 5 && strings.EqualFold(uri[:5], "s3://") }
+
+func emptyDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		os.RemoveAll(filepath.Join(dir, en.Name()))
+	}
+}
 
 // codeDir names the code directory in safetar's errors.
 var codeDir = safetar.Options{Dir: "code directory"}
 
-// execLimits bounds what a submit directory may write.
-type execLimits struct{ total, file int64 }
+// limits bounds what a submit directory may write.
+type limits struct{ total, file int64 }
 
-// execUnpack puts the submit directory src (a directory, a tar or tar.gz
+// unpack puts the submit directory src (a directory, a tar or tar.gz
 // file, any other file, or an s3:// object holding a tar.gz) into the empty
 // directory code, with safetar's checks: every write goes through an
 // os.Root on code; a name or link target that leaves code, a device node,
 // or more bytes than the limits is an error naming the entry.
-func execUnpack(ctx context.Context, src, code string, download Downloader, lim execLimits) error {
-	if execIsS3(src) {
+func unpack(ctx context.Context, src, code string, download Downloader, lim limits) error {
+	if isS3(src) {
 		if download == nil {
 			return errors.New("an s3:// submit directory needs a downloader (the train command has one; runner.WithDownloader)")
 		}
@@ -38,21 +83,21 @@ func execUnpack(ctx context.Context, src, code string, download Downloader, lim 
 		if err := download(ctx, src, file); err != nil {
 			return err
 		}
-		return execExtractFile(file, code, lim)
+		return extractFile(file, code, lim)
 	}
 	fi, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
 	if fi.IsDir() {
-		return execCopyDir(src, code, lim)
+		return copyDir(src, code, lim)
 	}
-	return execExtractFile(src, code, lim)
+	return extractFile(src, code, lim)
 }
 
-// execExtractFile extracts a tar.gz or tar file, or copies any other file
+// extractFile extracts a tar.gz or tar file, or copies any other file
 // into code as the Python toolkit does (shutil.copy2).
-func execExtractFile(file, code string, lim execLimits) error {
+func extractFile(file, code string, lim limits) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -87,9 +132,9 @@ func execExtractFile(file, code string, lim execLimits) error {
 	return nil
 }
 
-// execCopyDir copies the directory src into code, with the same checks as
+// copyDir copies the directory src into code, with the same checks as
 // an archive: links must stay inside, sizes within the limits.
-func execCopyDir(src, code string, lim execLimits) error {
+func copyDir(src, code string, lim limits) error {
 	root, err := os.OpenRoot(code)
 	if err != nil {
 		return err

@@ -1,7 +1,14 @@
-package runner
+// Package proc owns the supervision of child processes and of this
+// process's stop signals, for every part of the module that starts
+// programs: the train wrapper, runner.Run, the local backend and the CLI.
+// It is the one place for "the first stop signal stops, a second kills",
+// signal-then-kill after a grace period, exit codes from wait statuses and
+// bounded copying of a child's output lines.
+package proc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,12 +17,16 @@ import (
 	"time"
 )
 
-// stopper is the one stop mechanism of Run and Exec. It catches SIGTERM
+// ErrStopped is wrapped by context.Cause of the context CatchStops returns
+// once a stop signal arrived.
+var ErrStopped = errors.New("stopped by signal")
+
+// Stops is the one stop mechanism of the module. It catches SIGTERM
 // and SIGINT for the process: the first cancels the context it returned
 // (context.Cause wraps ErrStopped and names the signal), a later one is
-// passed on by again. A nil *stopper catches nothing: the context is then
+// passed on by again. A nil *Stops catches nothing: the context is then
 // ended only by its parent, and the stop counts as a SIGTERM.
-type stopper struct {
+type Stops struct {
 	sigs     chan os.Signal
 	againC   chan syscall.Signal
 	quit     chan struct{}
@@ -25,11 +36,11 @@ type stopper struct {
 	first syscall.Signal
 }
 
-// catchStops installs the handler for SIGTERM and SIGINT and returns the
-// context that the first of them cancels. release undoes it.
-func catchStops(parent context.Context) (context.Context, *stopper) {
+// CatchStops installs the handler for SIGTERM and SIGINT and returns the
+// context that the first of them cancels. Release undoes it.
+func CatchStops(parent context.Context) (context.Context, *Stops) {
 	ctx, cancel := context.WithCancelCause(parent)
-	s := &stopper{
+	s := &Stops{
 		sigs:     make(chan os.Signal, 2),
 		againC:   make(chan syscall.Signal, 1),
 		quit:     make(chan struct{}),
@@ -50,7 +61,7 @@ func catchStops(parent context.Context) (context.Context, *stopper) {
 				}
 				s.mu.Unlock()
 				if first {
-					cancel(fmt.Errorf("%w: %s", ErrStopped, sigName(sn)))
+					cancel(fmt.Errorf("%w: %s", ErrStopped, SigName(sn)))
 					continue
 				}
 				select {
@@ -65,8 +76,8 @@ func catchStops(parent context.Context) (context.Context, *stopper) {
 	return ctx, s
 }
 
-// release stops catching the signals.
-func (s *stopper) release() {
+// Release stops catching the signals.
+func (s *Stops) Release() {
 	if s == nil {
 		return
 	}
@@ -75,9 +86,9 @@ func (s *stopper) release() {
 	<-s.watching
 }
 
-// signal returns the first stop signal, and whether one came; without one
-// (a nil stopper, or a context ended by its parent) it returns SIGTERM.
-func (s *stopper) signal() (syscall.Signal, bool) {
+// Signal returns the first stop signal, and whether one came; without one
+// (a nil Stops, or a context ended by its parent) it returns SIGTERM.
+func (s *Stops) Signal() (syscall.Signal, bool) {
 	if s == nil {
 		return syscall.SIGTERM, false
 	}
@@ -89,24 +100,24 @@ func (s *stopper) signal() (syscall.Signal, bool) {
 	return s.first, true
 }
 
-// again delivers a stop signal that came after the first.
-func (s *stopper) again() <-chan syscall.Signal {
+// Again delivers a stop signal that came after the first.
+func (s *Stops) Again() <-chan syscall.Signal {
 	if s == nil {
 		return nil
 	}
 	return s.againC
 }
 
-// superviseStop waits until finished is closed. When ctx ends first it
+// Supervise waits until finished is closed. When ctx ends first it
 // calls onStop and starts the grace period; when the grace period runs out
 // (second is 0) or a second stop signal arrives, it calls onLate, once,
 // and returns at once if onLate returns true (else it goes on waiting for
 // finished).
-func (s *stopper) superviseStop(ctx context.Context, finished <-chan struct{}, grace time.Duration, onStop func(), onLate func(second syscall.Signal) bool) {
+func (s *Stops) Supervise(ctx context.Context, finished <-chan struct{}, grace time.Duration, onStop func(), onLate func(second syscall.Signal) bool) {
 	var (
 		done     = ctx.Done()
 		graceEnd <-chan time.Time
-		again    = s.again()
+		again    = s.Again()
 	)
 	stop := func() {
 		if done == nil {
@@ -136,8 +147,8 @@ func (s *stopper) superviseStop(ctx context.Context, finished <-chan struct{}, g
 	}
 }
 
-// sigName names SIGTERM and SIGINT the way logs and failure files do.
-func sigName(s syscall.Signal) string {
+// SigName names SIGTERM and SIGINT the way logs and failure files do.
+func SigName(s syscall.Signal) string {
 	switch s {
 	case syscall.SIGTERM:
 		return "SIGTERM"
@@ -147,6 +158,6 @@ func sigName(s syscall.Signal) string {
 	return s.String()
 }
 
-// sigExitCode is the exit code of a process ended by s: 128 + its number,
+// SigExitCode is the exit code of a process ended by s: 128 + its number,
 // what a shell reports.
-func sigExitCode(s syscall.Signal) int { return 128 + int(s) }
+func SigExitCode(s syscall.Signal) int { return 128 + int(s) }

@@ -1,0 +1,205 @@
+package wrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/sagemaker-go/training/internal/proc"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sagemaker-go/training/failure"
+)
+
+// tailBytes bounds the stderr kept for the failure file.
+const tailBytes = 8 << 10
+
+// drainAfterExit bounds how long the output is read after the program
+// and its process group are gone: a process outside the group may hold the
+// pipes open.
+const drainAfterExit = 5 * time.Second
+
+// spawn runs argv in its own process group, streams its output, forwards
+// stop signals, and returns an *exitError (wrapped with its kind and exit
+// code) when it does not exit 0.
+func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []string, dir string, main bool) error {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return failure.Platform(fmt.Errorf("pipe: %w", err))
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return failure.Platform(fmt.Errorf("pipe: %w", err))
+	}
+	// syscall.ForkExec rather than os.StartProcess: the process is waited
+	// for with waitid/wait4 below (see waitExited), and os's one-time
+	// pidfd probe would cost a throwaway child at start-up.
+	attr := &syscall.ProcAttr{
+		Dir: dir, Env: environ,
+		Files: []uintptr{os.Stdin.Fd(), outW.Fd(), errW.Fd()},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	pid, err := syscall.ForkExec(argv[0], argv, attr)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A script without a #! line: run it with /bin/sh, as execvp does.
+		argv = append([]string{"/bin/sh"}, argv...)
+		pid, err = syscall.ForkExec(argv[0], argv, attr)
+	}
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		code := 126
+		if errors.Is(err, os.ErrNotExist) {
+			code = 127
+		}
+		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, quote(argv), err)), code)
+	}
+
+	tail := &proc.Tail{Max: tailBytes}
+	var copiers sync.WaitGroup
+	copiers.Add(2)
+	go func() { defer copiers.Done(); proc.CopyLines(x.cfg.stdout, outR, nil) }()
+	go func() { defer copiers.Done(); proc.CopyLines(x.cfg.stderr, errR, tail) }()
+
+	// exited fires when the program has exited but is not reaped yet: its
+	// process group id stays valid until the group is killed below.
+	exited := make(chan struct{})
+	go func() { waitExited(pid, os.Getpid() == 1); close(exited) }()
+
+	var (
+		ws      syscall.WaitStatus
+		killed  bool
+		stopReq syscall.Signal
+	)
+	x.stops.Supervise(ctx, exited, x.cfg.grace,
+		func() {
+			stopReq, _ = x.stops.Signal()
+			syscall.Kill(-pid, stopReq)
+			x.cfg.log.Warn("forwarded stop signal to the program", "signal", stopReq, "pid", pid, "grace", x.cfg.grace)
+		},
+		func(second syscall.Signal) bool {
+			if second != 0 {
+				x.cfg.log.Warn("second stop signal: killing the program now", "signal", second, "pid", pid)
+			} else {
+				x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
+			}
+			killed = true
+			syscall.Kill(-pid, syscall.SIGKILL)
+			return false // wait for it to exit
+		})
+	// Whatever the program left running in its process group goes with it
+	// (as it would when the container stops); this also closes the pipes.
+	// The program is a zombie still, so the group id cannot have been
+	// reused.
+	syscall.Kill(-pid, syscall.SIGKILL)
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			// Cannot happen for a child we started and did not reap.
+			x.cfg.log.Error("wait for the program", "pid", pid, "error", err)
+			ws = syscall.WaitStatus(syscall.SIGKILL)
+		}
+		break
+	}
+	if os.Getpid() == 1 {
+		reapOrphans()
+	}
+	drained := make(chan struct{})
+	go func() { copiers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(drainAfterExit):
+		// A process outside the group still holds the pipes open.
+		x.cfg.log.Warn("output still open after the program exited; closing it", "pid", pid)
+	}
+	outR.Close()
+	errR.Close()
+	<-drained
+
+	xe := &exitError{Class: class, Argv: argv, Stderr: tail.String()}
+	switch {
+	case ws.Exited():
+		xe.Code = ws.ExitStatus()
+	case ws.Signaled():
+		xe.Signal = ws.Signal()
+		xe.Code = proc.SigExitCode(xe.Signal)
+		xe.Killed = killed && xe.Signal == syscall.SIGKILL
+	default:
+		xe.Code = 1
+	}
+	if xe.Code == 0 {
+		if stopReq != 0 {
+			x.cfg.log.Info("the program exited 0 after a stop request", "signal", stopReq)
+		}
+		return nil
+	}
+	var err2 error = xe
+	if main {
+		err2 = failure.Algorithm(xe)
+	} else {
+		err2 = failure.Client(xe)
+	}
+	return failure.WithExitCode(err2, xe.Code)
+}
+
+// waitExited returns when the child pid has exited, without reaping it
+// (waitid with WNOWAIT). As PID 1 (reapAll) it reaps every other child that
+// exits meanwhile: orphans re-parented to it, which would stay zombies.
+func waitExited(pid int, reapAll bool) {
+	var info siginfo
+	for {
+		id, which := pid, unix.P_PID
+		if reapAll {
+			id, which = 0, unix.P_ALL
+		}
+		err := unix.Waitid(which, id, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil: // ECHILD: nothing to wait for
+			return
+		case int(info.Pid) == pid || !reapAll:
+			return
+		}
+		var ws syscall.WaitStatus
+		syscall.Wait4(int(info.Pid), &ws, syscall.WNOHANG, nil)
+	}
+}
+
+// siginfo is the start of Linux's siginfo_t for SIGCHLD: si_pid follows
+// three ints, aligned to a pointer. The tail makes it at least as large as
+// the kernel's 128 bytes.
+type siginfo struct {
+	Signo, Errno, Code int32
+	_                  [unsafe.Sizeof(uintptr(0))/4 - 1]int32
+	Pid                int32
+	_                  [128]byte
+}
+
+// reapOrphans reaps, without blocking, children that have already
+// exited.
+func reapOrphans() {
+	for {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || got <= 0 {
+			return
+		}
+	}
+}
