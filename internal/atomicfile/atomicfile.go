@@ -1,11 +1,14 @@
-// Package atomicfile writes the contract's files so that a reader sees the
-// old content or the new, never part of it: the data goes to a temporary
-// file in the same directory, which is synced and then renamed over the
-// path.
+// Package atomicfile is the module's one way to write a file so that a
+// reader sees the old content or the new, never part of it, and so that the
+// new content survives a crash once the call returns: the data goes to a
+// temporary file in the same directory, which is synced, renamed over the
+// path, and the directory synced.
 package atomicfile
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,12 +18,23 @@ import (
 // directory must exist. On error path is left as it was, no temporary file
 // stays behind, and the error names path.
 func Write(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	return WriteFunc(path, perm, func(w io.Writer) error {
+		_, err := io.Copy(w, bytes.NewReader(data))
+		return err
+	})
+}
+
+// WriteFunc writes what write writes to path with permissions perm,
+// atomically, as Write does. When write returns an error, path is left as
+// it was and the error is returned, naming path.
+func WriteFunc(path string, perm fs.FileMode, write func(w io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Chmod(perm)
 	}
@@ -36,6 +50,26 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// IsTemp reports whether name (a base name) is one of the temporary files
+// WriteFunc creates, so that watchers and syncs can skip them.
+func IsTemp(name string) bool {
+	return len(name) > len(".x..tmp") && name[0] == '.' && filepath.Ext(name) == ".tmp"
+}
+
+// syncDir makes a rename in dir durable. File systems that cannot sync a
+// directory (some network and FUSE ones) report EINVAL: the rename stands.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !isUnsupported(err) {
+		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package atomicfile_test
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,4 +41,50 @@ func TestWrite(t *testing.T) {
 	err = atomicfile.Write(missing, []byte("x"), 0o644)
 	assert.ErrorContains(t, err, missing)
 	assert.NoDirExists(t, filepath.Join(dir, "nope"))
+}
+
+func TestWriteFunc(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.tar.gz")
+	require.NoError(t, atomicfile.Write(path, []byte("old"), 0o644))
+
+	// A writer that fails half-way leaves the old content and no
+	// temporary file.
+	boom := errors.New("disk full")
+	err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		w.Write([]byte("half of the new"))
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	assert.Contains(t, err.Error(), path)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(data))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+
+	require.NoError(t, atomicfile.WriteFunc(path, 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, "new")
+		return err
+	}))
+	data, err = os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(data))
+}
+
+func TestIsTemp(t *testing.T) {
+	dir := t.TempDir()
+	var seen string
+	require.NoError(t, atomicfile.WriteFunc(filepath.Join(dir, "f.json"), 0o644, func(io.Writer) error {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+		seen = entries[0].Name()
+		return nil
+	}))
+	assert.True(t, atomicfile.IsTemp(seen), "%q", seen)
+	for _, name := range []string{"f.json", ".tmp", "x.tmp", ".hidden", "model.tar.gz"} {
+		assert.False(t, atomicfile.IsTemp(name), "%q", name)
+	}
 }

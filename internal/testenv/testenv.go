@@ -9,6 +9,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,3 +86,56 @@ type cmdError struct {
 }
 
 func (e *cmdError) Error() string { return e.what + ": " + e.err.Error() + ": " + e.out }
+
+// ModuleRoot returns the module's root directory (where go.mod is), found
+// from the test's working directory.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	imageMu   sync.Mutex
+	imageDone = map[string]string{}
+)
+
+// BaseImage returns the tag of the Debian base image of the named package
+// set of scripts/base-image (python, mpi, torch), building it when it does
+// not exist yet (about a minute; .ci/run builds them before the tests). It
+// skips or fails t where Docker or mmdebstrap is missing.
+func BaseImage(t testing.TB, name string) string {
+	t.Helper()
+	NeedDocker(t)
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	if tag, ok := imageDone[name]; ok {
+		return tag
+	}
+	script := filepath.Join(ModuleRoot(t), "scripts", "base-image")
+	cmd := exec.Command(script, name)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if _, lerr := exec.LookPath("mmdebstrap"); lerr != nil {
+			Missing(t, "base image "+name+" does not exist and mmdebstrap is not installed to build it")
+		}
+		t.Fatalf("scripts/base-image %s: %v\n%s", name, err, stderr.String())
+	}
+	tag := strings.TrimSpace(string(out))
+	imageDone[name] = tag
+	return tag
+}
