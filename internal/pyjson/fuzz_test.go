@@ -32,6 +32,16 @@ func FuzzParse(f *testing.F) {
 		if out2 := Dumps(v2); out2 != out {
 			t.Fatalf("Dumps not stable: %q then %q", out, out2)
 		}
+		for _, f := range []Format{{}, {Indent: 4}, {Indent: 2, SortKeys: true, EnsureASCII: true}} {
+			text := f.Encode(v)
+			v3, err := Parse([]byte(text))
+			if err != nil {
+				t.Fatalf("Parse(%+v.Encode(v)) of %q: %v (Encode gave %q)", f, data, err, text)
+			}
+			if out3 := Dumps(v3); out3 != out {
+				t.Fatalf("%+v.Encode changed the value: %q, then %q", f, out, out3)
+			}
+		}
 	})
 }
 

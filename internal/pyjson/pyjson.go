@@ -40,3 +40,17 @@ func (o *Object) Keys() []string { return o.keys }
 
 // Len returns the number of keys.
 func (o *Object) Len() int { return len(o.keys) }
+
+// Delete removes k and its value; the other keys keep their order.
+func (o *Object) Delete(k string) {
+	if _, ok := o.m[k]; !ok {
+		return
+	}
+	delete(o.m, k)
+	for i, key := range o.keys {
+		if key == k {
+			o.keys = append(o.keys[:i:i], o.keys[i+1:]...)
+			break
+		}
+	}
+}
