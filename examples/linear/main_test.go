@@ -16,7 +16,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/checkpoint"
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/env/envtest"
@@ -327,4 +329,108 @@ func docker(t *testing.T, args ...string) string {
 	out, err := exec.Command("docker", args...).CombinedOutput()
 	require.NoError(t, err, "docker %s: %s", strings.Join(args, " "), out)
 	return string(out)
+}
+
+// TestBinarySpotResume interrupts the binary with a real SIGTERM in the
+// middle of an epoch, starts it again in a fresh tree holding only the
+// checkpoints (as SageMaker restarts a spot job), and checks that it ends
+// with the weights of a run never interrupted.
+//
+// The train channel is in Pipe mode, fed by the test, so the test knows
+// the program is in the middle of the second epoch: a write to a FIFO
+// returns once the program has read all but a pipe's worth of it, and it
+// trains on each 4096 rows before reading more.
+func TestBinarySpotResume(t *testing.T) {
+	var data bytes.Buffer
+	require.NoError(t, linear.Synth(&data, 200_000, 7, linear.Linear))
+	epoch := data.Bytes()
+	hps := map[string]string{"epochs": "3", "learning_rate": "0.01", "batch_size": "64"}
+	tree := func(ckpt string, train envtest.Option) env.Env {
+		return envtest.New(t, envtest.WithHyperparameters(hps), train,
+			envtest.WithFiles("validation", bundled(t, "validation")), envtest.WithCheckpointDir(ckpt))
+	}
+	fed := envtest.WithPipeChannel("train", map[string][]byte{"part-0.csv": epoch})
+
+	straight := tree(t.TempDir(), fed)
+	p := start(t, exec.Command(binary))
+	code, _ := p.wait(t, 2*time.Minute)
+	require.Equal(t, 0, code, "stderr: %s", &p.stderr)
+	want, err := linear.ReadModel(filepath.Join(straight.Paths.Model, "model.json"))
+	require.NoError(t, err)
+
+	ckpt := t.TempDir()
+	first := tree(ckpt, envtest.WithChannel(channels.Channel{Name: "train", Mode: channels.Pipe}))
+	p = start(t, exec.Command(binary))
+	fifo := filepath.Join(first.Paths.InputData, "train_")
+	w := openFIFO(t, fifo+"0")
+	_, err = w.Write(epoch)
+	require.NoError(t, err, "stderr: %s", &p.stderr)
+	require.NoError(t, w.Close())
+	w = openFIFO(t, fifo+"1")
+	cut := bytes.IndexByte(epoch[4<<20:], '\n') + 4<<20 + 1
+	_, err = w.Write(epoch[:cut]) // returns once at least 3 MiB of it were read
+	require.NoError(t, err, "stderr: %s", &p.stderr)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	w.Write(epoch[cut:]) // until the program stops reading (EPIPE)
+	w.Close()
+	code, _ = p.wait(t, time.Minute)
+	require.Equal(t, 143, code, "stderr: %s", &p.stderr)
+	cp, ok, err := checkpoint.New(ckpt, first.Resources.CurrentHost, checkpoint.WithExt("json")).Latest()
+	require.NoError(t, err)
+	require.True(t, ok)
+	saved, err := linear.ReadModel(cp.Path)
+	require.NoError(t, err)
+	require.Equal(t, 1, saved.Epochs)
+	require.Greater(t, saved.Seen, 50_000, "stopped in the middle of epoch 2")
+	require.Less(t, saved.Seen, 200_000, "stopped in the middle of epoch 2")
+	assert.Contains(t, readFailure(t, first.Paths), fmt.Sprintf("stopped after 1 epochs and %d examples of epoch 2", saved.Seen))
+
+	second := tree(ckpt, fed)
+	p = start(t, exec.Command(binary, "train"))
+	code, stdout := p.wait(t, 2*time.Minute)
+	require.Equal(t, 0, code, "stderr: %s", &p.stderr)
+	assert.Contains(t, p.stderr.String(), fmt.Sprintf(`msg="resuming from checkpoint" epoch=1 seen=%d steps=%d`, saved.Seen, saved.Steps))
+	assert.NotContains(t, stdout, "step=1;", "epoch 1 is not trained again")
+	got, err := linear.ReadModel(filepath.Join(second.Paths.Model, "model.json"))
+	require.NoError(t, err)
+	assert.True(t, got.Complete)
+	assert.Equal(t, want.Steps, got.Steps)
+	require.Len(t, got.Weights, len(want.Weights))
+	for i := range want.Weights {
+		assert.InDelta(t, want.Weights[i], got.Weights[i], 1e-9, "weight %d", i)
+	}
+	assert.InDelta(t, want.Bias, got.Bias, 1e-9)
+	t.Logf("interrupted after %d of 200000 examples of epoch 2; weights %v", saved.Seen, got.Weights)
+}
+
+// openFIFO makes the FIFO path and opens it for writing once the program
+// opens it for reading (within a minute), with writes bounded by a minute.
+func openFIFO(t *testing.T, path string) *os.File {
+	t.Helper()
+	require.NoError(t, unix.Mkfifo(path, 0o600))
+	opened := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			f = nil
+		}
+		opened <- f
+	}()
+	select {
+	case f := <-opened:
+		require.NotNil(t, f, "opening %s", path)
+		t.Cleanup(func() { f.Close() })
+		require.NoError(t, f.SetWriteDeadline(time.Now().Add(time.Minute)))
+		return f
+	case <-time.After(time.Minute):
+		// A reader of our own lets the blocked open return.
+		if r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			if f := <-opened; f != nil {
+				f.Close()
+			}
+			r.Close()
+		}
+		t.Fatalf("the program did not open %s within a minute", path)
+		return nil
+	}
 }

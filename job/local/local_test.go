@@ -545,7 +545,7 @@ func TestLocalResumeFromCheckpoints(t *testing.T) {
 	second, _ := filepath.Glob(filepath.Join(ckpt, "ckpt-*"))
 	sort.Strings(second)
 	require.Len(t, second, 3, "%v", second)
-	assert.Contains(t, second[0], "000000000004")
+	assert.Contains(t, second[0], "-000000000064.json", "epoch 4 ends at step 64 (500 rows in batches of 32: 16 steps an epoch)")
 	assertClean(t, tmp, "", res)
 }
 

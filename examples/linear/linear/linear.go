@@ -29,11 +29,11 @@
 //
 // # Output
 //
-// After each epoch: a checkpoint ckpt-<host>-<epoch, 12 digits>.json in the
-// checkpoint directory (the last 3 are kept), then the epoch's metrics
-// (train:loss; validation:loss, and for logistic validation:accuracy), so
-// a metric line means its epoch is saved. At start the latest checkpoint of this host, if any, is
-// loaded and training continues after its epoch.
+// After each epoch: a checkpoint in the checkpoint directory (the last 3 are
+// kept), then the epoch's metrics (train:loss; validation:loss, and for
+// logistic validation:accuracy), so a metric line means its epoch is saved.
+// A checkpoint is named ckpt-<host>-<step, 12 digits>.json after the number
+// of mini-batch steps done so far, so names sort in training order.
 //
 // At the end, the model as JSON (Model) in the model directory: model.json
 // on the leader (rank 0) and model-<host>.json on every other host, so the
@@ -41,10 +41,23 @@
 // of all hosts' model directories. Hosts do not talk to each other: each
 // trains on what it receives (with ShardedByS3Key, its shard).
 //
-// On SIGTERM the epoch in progress is abandoned, the model of the last
-// completed epoch (the same as the last checkpoint) is written with
-// "complete": false, and Train returns an error wrapping the context's
-// cause, so runner.Run reports a stop.
+// # Stops and resuming
+//
+// On SIGTERM (a stop, a timeout, a spot interruption) the mini-batch in
+// progress finishes, and the model as it stands — mid-epoch, with how many
+// examples of the epoch it has trained on — is saved as one more checkpoint
+// and written to the model directory with "complete": false; Train then
+// returns an error wrapping the context's cause, so runner.Run reports a
+// stop.
+//
+// At start the latest checkpoint of this host, if any, is loaded. Training
+// continues exactly where it stopped: the epoch is read again from its
+// start with the same shuffle, the examples already trained on are passed
+// over, and the remaining mini-batches are the ones an uninterrupted run
+// takes, so a run stopped and resumed any number of times ends with the
+// weights of a run never stopped (as long as the data arrive in the same
+// order; a Pipe channel with ShuffleConfig is shuffled anew by the
+// platform after a restart).
 package linear
 
 import (
@@ -116,6 +129,15 @@ type Model struct {
 	Complete  bool      `json:"complete"` // all configured epochs done
 	TrainLoss float64   `json:"train_loss"`
 	Host      string    `json:"host,omitempty"`
+
+	// Steps is the number of mini-batch steps taken in all; it names the
+	// checkpoints.
+	Steps int `json:"steps"`
+	// Seen is, in a model saved mid-epoch, how many examples of epoch
+	// Epochs+1 it has trained on, and SeenLoss the sum of their losses;
+	// both are 0 at the end of an epoch.
+	Seen     int     `json:"seen,omitempty"`
+	SeenLoss float64 `json:"seen_loss,omitempty"`
 }
 
 // Predict returns the model's output for features x: the value for linear,
@@ -191,39 +213,43 @@ func Train(ctx context.Context, e env.Env) error {
 		return err
 	}
 	m.Host = host
-	if m.Epochs > 0 {
-		slog.Info("resuming from checkpoint", "epoch", m.Epochs, "train_loss", m.TrainLoss)
+	saved := m.Steps // the steps of the latest checkpoint
+	if m.Epochs > 0 || m.Seen > 0 {
+		slog.Info("resuming from checkpoint", "epoch", m.Epochs, "seen", m.Seen, "steps", m.Steps)
 	}
 
 	for pass := 0; m.Epochs < cfg.Epochs; pass++ {
 		start := time.Now()
 		next := m.clone()
+		skipped := next.Seen
 		loss, n, err := next.epoch(ctx, trainCh, pass, cfg)
 		if err != nil {
 			if ctx.Err() != nil {
-				return stop(ctx, m, modelPath)
+				return stop(ctx, store, saved, next, modelPath)
 			}
 			return err
 		}
 		if n == 0 {
 			return failure.Clientf("channel train: epoch %d has no examples", pass)
 		}
-		next.Epochs++
-		next.TrainLoss = loss
 		var vloss, acc float64
 		var vn int
 		if hasVal {
 			vloss, acc, vn, err = next.evaluate(ctx, valCh, pass)
 			if err != nil {
 				if ctx.Err() != nil {
-					return stop(ctx, m, modelPath)
+					return stop(ctx, store, saved, next, modelPath)
 				}
 				return err
 			}
 		}
-		if err := store.Save(next.Epochs, next.write); err != nil {
+		next.Epochs++
+		next.TrainLoss = loss
+		next.Seen, next.SeenLoss = 0, 0
+		if err := store.Save(next.Steps, next.write); err != nil {
 			return failure.Platform(err)
 		}
+		saved = next.Steps
 		// The epoch's metrics come once its checkpoint is safe.
 		metrics.EmitStep("train:loss", next.Epochs, loss)
 		if vn > 0 {
@@ -233,7 +259,7 @@ func Train(ctx context.Context, e env.Env) error {
 			}
 		}
 		m = next
-		slog.Info("epoch done", "epoch", m.Epochs, "examples", n, "train_loss", loss, "duration", time.Since(start).Round(time.Millisecond))
+		slog.Info("epoch done", "epoch", m.Epochs, "examples", n, "resumed_after", skipped, "train_loss", loss, "duration", time.Since(start).Round(time.Millisecond))
 	}
 	m.Complete = true
 	if err := writeModel(modelPath, m); err != nil {
@@ -243,13 +269,25 @@ func Train(ctx context.Context, e env.Env) error {
 	return nil
 }
 
-// stop writes the model of the last completed epoch and returns the stop.
-func stop(ctx context.Context, m *Model, path string) error {
-	if err := writeModel(path, m); err != nil {
-		return errors.Join(context.Cause(ctx), failure.Platform(err))
+// stop saves m, the model as it stands when ctx ended, as a checkpoint
+// (unless the one of step saved already holds it) and as the model, and
+// returns the stop.
+func stop(ctx context.Context, store *checkpoint.Store, saved int, m *Model, path string) error {
+	cause := context.Cause(ctx)
+	if m.Steps != saved {
+		if err := store.Save(m.Steps, m.write); err != nil {
+			return errors.Join(cause, failure.Platform(err))
+		}
 	}
-	slog.Warn("stopped; model of the last completed epoch written", "path", path, "epochs", m.Epochs)
-	return fmt.Errorf("stopped after %d epochs: %w", m.Epochs, context.Cause(ctx))
+	if err := writeModel(path, m); err != nil {
+		return errors.Join(cause, failure.Platform(err))
+	}
+	where := fmt.Sprintf("%d epochs", m.Epochs)
+	if m.Seen > 0 {
+		where += fmt.Sprintf(" and %d examples of epoch %d", m.Seen, m.Epochs+1)
+	}
+	slog.Warn("stopped; the model as it stands saved as a checkpoint and written", "path", path, "epochs", m.Epochs, "seen", m.Seen, "steps", m.Steps)
+	return fmt.Errorf("stopped after %s: %w", where, cause)
 }
 
 func resume(store *checkpoint.Store, cfg Config) (*Model, error) {
@@ -425,13 +463,16 @@ func checkLabel(obj string, y float64, ch string) error {
 }
 
 // epoch runs one pass of SGD over the train channel and returns the mean
-// loss of the examples seen (before each step).
+// loss of the examples seen (before each step) and their number. A model
+// saved mid-epoch (Seen > 0) passes over the examples it has trained on,
+// in the order the shuffle gives them again, and takes only the remaining
+// mini-batches. When epoch returns an error, m is the model after the last
+// whole mini-batch, Seen and SeenLoss saying how far it got.
 func (m *Model) epoch(ctx context.Context, ch channels.Channel, pass int, cfg Config) (float64, int, error) {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(m.Epochs)))
 	r := &rows{ch: ch, pass: pass}
 	grad := []float64(nil)
-	var sum float64
-	var n int
+	skip, offset := m.Seen, 0 // examples to pass over; examples of the epoch read so far
 	err := r.each(ctx, rng, func(y, x []float64) error {
 		f := r.features
 		if err := m.checkFeatures(f, ch.Name); err != nil {
@@ -440,13 +481,15 @@ func (m *Model) epoch(ctx context.Context, ch channels.Channel, pass int, cfg Co
 		if grad == nil {
 			grad = make([]float64, f)
 		}
-		for start := 0; start < len(y); start += cfg.BatchSize {
+		first := min(max(skip-offset, 0), len(y))
+		offset += len(y)
+		for start := first; start < len(y); start += cfg.BatchSize {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			end := min(start+cfg.BatchSize, len(y))
 			clear(grad)
-			var gb float64
+			var gb, sum float64
 			for i := start; i < end; i++ {
 				if err := checkLabel(m.Objective, y[i], ch.Name); err != nil {
 					return err
@@ -465,17 +508,22 @@ func (m *Model) epoch(ctx context.Context, ch channels.Channel, pass int, cfg Co
 				m.Weights[k] -= cfg.LearningRate * (grad[k]/bs + cfg.L2*m.Weights[k])
 			}
 			m.Bias -= cfg.LearningRate * gb / bs
-			n += end - start
+			m.Steps++
+			m.Seen += end - start
+			m.SeenLoss += sum
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, n, err
+		return 0, m.Seen, err
 	}
-	if n == 0 {
+	if skip > offset {
+		return 0, 0, failure.Clientf("checkpoint: %d examples of epoch %d were trained on, but channel %s has %d: resume with the data of the run that saved it", skip, m.Epochs+1, ch.Name, offset)
+	}
+	if m.Seen == 0 {
 		return 0, 0, nil
 	}
-	return sum / float64(n), n, nil
+	return m.SeenLoss / float64(m.Seen), m.Seen, nil
 }
 
 // evaluate returns the mean loss and (for logistic) the accuracy on one

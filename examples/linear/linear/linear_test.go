@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -113,7 +115,8 @@ func TestLearnsBundledData(t *testing.T) {
 	cps, err := checkpoint.New(e.Paths.Checkpoints, e.Resources.CurrentHost, checkpoint.WithExt("json")).List()
 	require.NoError(t, err)
 	require.Len(t, cps, 3, "the last 3 checkpoints are kept")
-	assert.Equal(t, 15, cps[2].Step)
+	assert.Equal(t, m.Steps, cps[2].Step, "checkpoints are named after the steps taken")
+	assert.Equal(t, 15*94, m.Steps, "3000 examples in batches of 32: 94 steps an epoch")
 }
 
 func TestLearnsFromPipeChannel(t *testing.T) {
@@ -241,7 +244,7 @@ func TestCancelledTrainingWritesLastEpochModel(t *testing.T) {
 	cp, ok, err := store.Latest()
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, cp.Step, m.Epochs, "the model is the last checkpoint's")
+	assert.Equal(t, cp.Step, m.Steps, "the model is the last checkpoint's")
 	ck, err := linear.ReadModel(cp.Path)
 	require.NoError(t, err)
 	assert.Equal(t, ck.Weights, m.Weights)
@@ -338,4 +341,134 @@ func BenchmarkEpoch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// countdown is a context that ends at the n-th call of its Err method.
+// Train asks before opening each channel epoch and before each mini-batch,
+// so a stop lands at a known point of training, as a SIGTERM would.
+type countdown struct {
+	context.Context
+	mu   sync.Mutex
+	n    int
+	done chan struct{}
+}
+
+func newCountdown(n int) *countdown {
+	return &countdown{Context: context.Background(), n: n, done: make(chan struct{})}
+}
+
+func (c *countdown) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n > 0 {
+		if c.n--; c.n > 0 {
+			return nil
+		}
+		close(c.done)
+	}
+	return context.Canceled
+}
+
+func (c *countdown) Done() <-chan struct{} { return c.done }
+
+// TestResumeMidEpochIsExact stops training at many points — before any
+// step, after one step, in the middle of an epoch, one step before its end,
+// while it is evaluated, at an epoch boundary — once or twice, resumes each
+// time in a fresh tree with the checkpoints saved so far (as SageMaker
+// restarts a spot job), and checks that the final model is bit for bit the
+// model of a run never stopped, and that every epoch's metrics were emitted
+// once, with the same values.
+func TestResumeMidEpochIsExact(t *testing.T) {
+	got := captureMetrics(t)
+	hps := map[string]string{"epochs": "3"}
+	tree := func(ckpt string) []envtest.Option {
+		return []envtest.Option{
+			envtest.WithHyperparameters(hps),
+			envtest.WithFiles("train", bundled(t, "train")),
+			envtest.WithFiles("validation", bundled(t, "validation")),
+			envtest.WithCheckpointDir(ckpt),
+		}
+	}
+	e := envtest.New(t, tree(t.TempDir())...)
+	require.NoError(t, linear.Train(context.Background(), e))
+	straight, err := linear.ReadModel(filepath.Join(e.Paths.Model, "model.json"))
+	require.NoError(t, err)
+	straightMetrics := got()
+
+	// In an epoch: Err at the train channel's open (1), before each of the
+	// 94 steps (2–95), at the validation channel's open (96).
+	for _, tc := range []struct {
+		stops        []int
+		epochs, seen int // where the first stop leaves the model
+	}{
+		{[]int{1}, 0, 0}, {[]int{2}, 0, 0}, {[]int{3}, 0, 32}, {[]int{50}, 0, 48 * 32},
+		{[]int{95}, 0, 93 * 32}, {[]int{96}, 0, 3000}, {[]int{97}, 1, 0}, {[]int{150}, 1, 52 * 32},
+		{[]int{3, 3}, 0, 32}, {[]int{50, 120}, 0, 48 * 32}, {[]int{96, 2, 100}, 0, 3000},
+	} {
+		t.Run(fmt.Sprint(tc.stops), func(t *testing.T) {
+			ckpt := t.TempDir()
+			n := len(got())
+			for i, at := range tc.stops {
+				e := envtest.New(t, tree(ckpt)...)
+				err := linear.Train(newCountdown(at), e)
+				require.ErrorIs(t, err, context.Canceled)
+				m, err := linear.ReadModel(filepath.Join(e.Paths.Model, "model.json"))
+				require.NoError(t, err, "the model as it stands is written on a stop")
+				assert.False(t, m.Complete)
+				if i == 0 {
+					assert.Equal(t, tc.epochs, m.Epochs)
+					assert.Equal(t, tc.seen, m.Seen)
+				}
+				if m.Steps > 0 {
+					cp, ok, err := checkpoint.New(ckpt, e.Resources.CurrentHost, checkpoint.WithExt("json")).Latest()
+					require.NoError(t, err)
+					require.True(t, ok)
+					saved, err := linear.ReadModel(cp.Path)
+					require.NoError(t, err)
+					assert.Equal(t, m.Weights, saved.Weights, "the last checkpoint is the model as it stands")
+					assert.Equal(t, m.Seen, saved.Seen)
+				}
+			}
+			e := envtest.New(t, tree(ckpt)...)
+			require.NoError(t, linear.Train(context.Background(), e))
+			m, err := linear.ReadModel(filepath.Join(e.Paths.Model, "model.json"))
+			require.NoError(t, err)
+			assert.True(t, m.Complete)
+			assert.Equal(t, straight.Weights, m.Weights)
+			assert.Equal(t, straight.Bias, m.Bias)
+			assert.Equal(t, straight.Steps, m.Steps)
+			assert.Equal(t, straight.TrainLoss, m.TrainLoss)
+			assert.Equal(t, names(straightMetrics), names(got()[n:]), "each epoch's metrics once, in order")
+			for i, l := range got()[n:] {
+				assert.Equal(t, straightMetrics[i].Value, l.Value, "%s step %d", l.Name, l.Step)
+			}
+		})
+	}
+}
+
+func names(ls []metrics.Line) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, fmt.Sprintf("%s@%d", l.Name, l.Step))
+	}
+	return out
+}
+
+func TestResumeWithOtherDataIsAnError(t *testing.T) {
+	captureMetrics(t)
+	ckpt := t.TempDir()
+	e := envtest.New(t,
+		envtest.WithHyperparameters(map[string]string{"epochs": "2"}),
+		envtest.WithFiles("train", bundled(t, "train")),
+		envtest.WithCheckpointDir(ckpt),
+	)
+	require.ErrorIs(t, linear.Train(newCountdown(60), e), context.Canceled)
+	e = envtest.New(t,
+		envtest.WithHyperparameters(map[string]string{"epochs": "2"}),
+		envtest.WithFiles("train", map[string][]byte{"a.csv": synth(t, 100, 9, linear.Linear)}),
+		envtest.WithCheckpointDir(ckpt),
+	)
+	err := linear.Train(context.Background(), e)
+	assert.Equal(t, failure.ClientError, failure.KindOf(err))
+	assert.ErrorContains(t, err, "checkpoint: 1856 examples of epoch 1 were trained on, but channel train has 100")
 }
