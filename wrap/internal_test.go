@@ -12,25 +12,14 @@ import (
 	"testing"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/failure"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/conformance"
+	"github.com/sagemaker-go/training/internal/entry"
 )
-
-func TestFailureReasonFormat(t *testing.T) {
-	// The toolkit's format (conformance case errors.format), with the
-	// command as train renders it.
-	assert.Equal(t, "ExecuteUserScriptError:\nExitCode 42\nErrorMessage \"42\"\nCommand \"python -m 42\"",
-		failureReason("ExecuteUserScriptError", 42, "42", "", quote([]string{"python", "-m", "42"})))
-	assert.Equal(t, "ExecuteUserScriptError:\nExitCode 137\nErrorMessage \"42\"\nExtraInfo \"SIGKILL\"\nCommand \"python -m 42\"",
-		failureReason("ExecuteUserScriptError", 137, "42", "SIGKILL", "python -m 42"))
-	r := failureReason("ExecuteUserScriptError", 1, strings.Repeat("é", 5000), "", strings.Repeat("c", 1000))
-	assert.Equal(t, 1024, len([]rune(r)))
-	assert.True(t, strings.HasSuffix(r, "...\"")) // command cut
-	assert.Equal(t, `python train.py --name 'resnet 50' --x 'it'"'"'s' ''`, quote([]string{"python", "train.py", "--name", "resnet 50", "--x", "it's", ""}))
-}
 
 func TestConformanceEntryPointType(t *testing.T) {
 	names := map[programKind]string{kindShell: "COMMAND", kindCommand: "COMMAND", kindPythonProgram: "PYTHON_PROGRAM", kindPythonPackage: "PYTHON_PACKAGE"}
@@ -95,7 +84,7 @@ func TestConformanceErrorFormat(t *testing.T) {
 		// The toolkit's unit tests pass the command as a list (Python repr);
 		// check_error, which writes the failure file, joins it with spaces.
 		want = strings.Replace(want, "['python', '-m', '42']", "python -m 42", 1)
-		assert.Equal(t, want, failureReason(in.Class, in.ReturnCode, out, in.Info, quote(in.Cmd)))
+		assert.Equal(t, want, entry.FailureReason(in.Class, in.ReturnCode, out, in.Info, entry.Quote(in.Cmd), failure.MaxLen))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
 
 	"golang.org/x/sys/unix"
@@ -62,7 +63,7 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 		if errors.Is(err, os.ErrNotExist) {
 			code = 127
 		}
-		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, quote(argv), err)), code)
+		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, entry.Quote(argv), err)), code)
 	}
 
 	tail := &proc.Tail{Max: tailBytes}

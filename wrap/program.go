@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/entry"
 )
 
 // programKind is how a program is run (the toolkit's entry point types).
@@ -96,7 +97,7 @@ func (x *wrapper) install(ctx context.Context, code string, kind programKind) er
 	if err != nil {
 		return failure.Client(err)
 	}
-	x.cfg.log.Info("installing", "command", quote(argv), "cwd", code)
+	x.cfg.log.Info("installing", "command", entry.Quote(argv), "cwd", code)
 	return x.spawn(ctx, class, argv, environ, code, false)
 }
 

@@ -297,7 +297,7 @@ func (x *wrapper) run(ctx context.Context, program string) error {
 			return failure.Platform(fmt.Errorf("resourceconfig.json: hosts: %w", err))
 		}
 	}
-	log.Info("Invoking user script", "command", quote(argv), "cwd", code)
+	log.Info("Invoking user script", "command", entry.Quote(argv), "cwd", code)
 	return x.spawn(ctx, "ExecuteUserScriptError", argv, environ, code, true)
 }
 

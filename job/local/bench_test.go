@@ -3,12 +3,13 @@ package local
 import (
 	"context"
 	"fmt"
-	"github.com/sagemaker-go/training/job"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/sagemaker-go/training/job"
 
 	"github.com/stretchr/testify/require"
 

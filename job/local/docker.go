@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sagemaker-go/training/internal/entry"
 )
 
 // The container backend drives the docker CLI: one network <job>-net whose
@@ -112,15 +115,19 @@ func (r *run) startContainer(i int, outWG *sync.WaitGroup) (hostProc, error) {
 		args = append(args, "--entrypoint", a.ContainerEntrypoint[0])
 	}
 	args = append(args, a.TrainingImage)
+	var command []string // as the container runs it
 	switch {
 	case len(a.ContainerEntrypoint) > 0:
+		command = append(slices.Clone(a.ContainerEntrypoint), a.ContainerArguments...)
 		args = append(append(args, a.ContainerEntrypoint[1:]...), a.ContainerArguments...)
 	case len(a.ContainerArguments) > 0:
+		command = a.ContainerArguments
 		args = append(args, a.ContainerArguments...)
 	default:
+		command = []string{"train"}
 		args = append(args, "train")
 	}
-	ch, err := r.startChild(exec.Command(p.cfg.docker, args...), h.label, outWG, nil)
+	ch, err := r.startChild(exec.Command(p.cfg.docker, args...), h.label, entry.Quote(command), outWG, nil)
 	if err != nil {
 		return nil, err
 	}

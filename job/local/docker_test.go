@@ -3,13 +3,14 @@ package local
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/sagemaker-go/training/job"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sagemaker-go/training/job"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,4 +136,24 @@ func TestLocalContainerMaxRuntime(t *testing.T) {
 	assert.Positive(t, m.Epochs)
 	assertClean(t, tmp, "", res)
 	assertNoDockerLeftovers(t, "container-too-long")
+}
+
+// TestLocalContainerFailureReason: a container that fails without writing
+// output/failure gets its stderr tail (a Python traceback) in
+// FailureReason, with the command it ran.
+func TestLocalContainerFailureReason(t *testing.T) {
+	img := testenv.BaseImage(t, "python")
+	tmp := isolate(t)
+	name := "container-failure-reason"
+	s := localSpec(t, name)
+	s.AlgorithmSpecification.TrainingImage = img
+	s.AlgorithmSpecification.ContainerEntrypoint = []string{"python3", "-c", "print('to stdout')\nraise ValueError('the real cause')"}
+	res, out := runJob(t, s)
+	require.Equal(t, job.StatusFailed, res.TrainingJobStatus, out)
+	assert.Equal(t, 1, res.ExitCodes["algo-1"])
+	r := res.FailureReason
+	assert.True(t, strings.HasPrefix(r, "AlgorithmError: algo-1 wrote no failure file:\nExitCode 1\nErrorMessage \"Traceback (most recent call last):\n"), r)
+	assert.True(t, strings.HasSuffix(r, "ValueError: the real cause\"\nCommand \"python3 -c 'print('\"'\"'to stdout'\"'\"')\nraise ValueError('\"'\"'the real cause'\"'\"')'\""), r)
+	assertClean(t, tmp, "", res)
+	assertNoDockerLeftovers(t, name)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sagemaker-go/training/job"
 	"hash/fnv"
 	"io"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sagemaker-go/training/job"
 
 	"github.com/sagemaker-go/training/env"
 )

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sagemaker-go/training/job"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -23,6 +22,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sagemaker-go/training/job"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -504,14 +505,29 @@ esac`
 	assertClean(t, tmp, "", res)
 }
 
+// TestLocalFailureWithoutFailureFile: a host that fails without writing
+// output/failure gets the last lines of its stderr (not its stdout) in
+// FailureReason, in train's format, within 1024 characters.
 func TestLocalFailureWithoutFailureFile(t *testing.T) {
 	tmp := isolate(t)
-	s := localSpec(t, "no-failure-file", "sh", "-c", "exit 42")
-	res, _ := runJob(t, s)
-	assert.Equal(t, job.StatusFailed, res.TrainingJobStatus)
-	assert.Equal(t, "AlgorithmError: Exit Code: 42 (algo-1 wrote no failure file)", res.FailureReason)
+	script := `echo "to stdout"; i=0; while [ $i -lt 400 ]; do echo "stderr line $i" >&2; i=$((i+1)); done; echo "ValueError: the real cause" >&2; exit 42`
+	s := localSpec(t, "no-failure-file", "sh", "-c", script)
+	res, out := runJob(t, s)
+	require.Equal(t, job.StatusFailed, res.TrainingJobStatus, out)
+	r := res.FailureReason
+	assert.True(t, strings.HasPrefix(r, "AlgorithmError: algo-1 wrote no failure file:\nExitCode 42\nErrorMessage \"...\nstderr line "), r)
+	assert.Contains(t, r, "stderr line 399\nValueError: the real cause\"\nCommand \"")
+	assert.True(t, strings.HasSuffix(r, " -c '"+strings.ReplaceAll(script, "'", `'"'"'`)+"'\""), r)
+	msg, _, _ := strings.Cut(r, "\"\nCommand \"")
+	assert.NotContains(t, msg, "to stdout")
+	assert.LessOrEqual(t, utf8.RuneCountInString(r), failure.MaxLen)
 	assert.Equal(t, 42, res.ExitCodes["algo-1"])
 	assertClean(t, tmp, "", res)
+
+	s = localSpec(t, "no-failure-file-silent", "sh", "-c", "kill -9 $$")
+	res, out = runJob(t, s)
+	require.Equal(t, job.StatusFailed, res.TrainingJobStatus, out)
+	assert.Regexp(t, `^AlgorithmError: algo-1 wrote no failure file:\nExitCode 137\nErrorMessage "\(the program wrote nothing to stderr\)"\nExtraInfo "Process killed by SIGKILL \(signal 9\)"\nCommand "\S*sh -c 'kill -9 \$\$'"$`, res.FailureReason)
 }
 
 func TestLocalResumeFromCheckpoints(t *testing.T) {

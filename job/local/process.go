@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/proc"
 )
 
 // resolveProgram turns Program into an argv. Program[0] is, in this order:
@@ -114,30 +116,45 @@ func (p *plan) hostEnv(h *host, inherit bool) []string {
 
 // child is the top process of a host: the program itself, or the docker
 // CLI attached to the host's container. Its stdout and stderr are pumped
-// line by line with the host prefix.
+// line by line with the host prefix; the last lines of stderr are kept
+// for the failure reason.
 type child struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once cmd has exited and code is set
-	code int           // exit code, 128+signal when killed by a signal
+	cmd     *exec.Cmd
+	command string        // what the host runs, for the failure reason
+	done    chan struct{} // closed once cmd has exited and code is set
+	code    int           // exit code, 128+signal when killed by a signal
+	tail    proc.Tail     // read once the output is drained
 }
+
+// tailBytes bounds the stderr kept per host for the failure reason.
+const tailBytes = 8 << 10
 
 // startChild starts cmd with its output pumped as the host label's lines.
 // reap, if not nil, runs after cmd has exited and before done is closed.
-func (r *run) startChild(cmd *exec.Cmd, label string, outWG *sync.WaitGroup, reap func()) (*child, error) {
-	rd, wr, err := os.Pipe()
+func (r *run) startChild(cmd *exec.Cmd, label, command string, outWG *sync.WaitGroup, reap func()) (*child, error) {
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = wr, wr
-	if err := cmd.Start(); err != nil {
-		rd.Close()
-		wr.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
 		return nil, err
 	}
-	wr.Close()
-	outWG.Add(1)
-	go func() { defer outWG.Done(); defer rd.Close(); r.pump(label, rd) }()
-	c := &child{cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	c := &child{cmd: cmd, command: command, done: make(chan struct{}), tail: proc.Tail{Max: tailBytes}}
+	outWG.Add(2)
+	go func() { defer outWG.Done(); defer outR.Close(); r.pump(label, outR, nil) }()
+	go func() { defer outWG.Done(); defer errR.Close(); r.pump(label, errR, &c.tail) }()
 	go func() {
 		cmd.Wait() // the exit status is in ProcessState; the output is a plain pipe
 		c.code = exitCode(cmd.ProcessState)
@@ -151,6 +168,13 @@ func (r *run) startChild(cmd *exec.Cmd, label string, outWG *sync.WaitGroup, rea
 
 func (c *child) wait() int { <-c.done; return c.code }
 
+// stderrTail is the last lines the host wrote to stderr; valid once its
+// output is drained.
+func (c *child) stderrTail() string { return c.tail.String() }
+
+// commandLine is what the host ran.
+func (c *child) commandLine() string { return c.command }
+
 func exitCode(ps *os.ProcessState) int {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
@@ -158,8 +182,8 @@ func exitCode(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// proc is a host run as a process group on this machine.
-type proc struct {
+// procHost is a host run as a process group on this machine.
+type procHost struct {
 	*child
 	stopOnce sync.Once
 }
@@ -172,18 +196,18 @@ func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	cmd.Env = p.hostEnv(h, true)
 	cmd.Dir = h.paths.Base
 	cmd.SysProcAttr = hostProcAttr()
-	c, err := r.startChild(cmd, h.label, outWG, func() {
+	c, err := r.startChild(cmd, h.label, entry.Quote(p.argv), outWG, func() {
 		// The group may outlive its leader; nothing of the host stays.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &proc{child: c}, nil
+	return &procHost{child: c}, nil
 }
 
 // stop sends SIGTERM to the host's process group and SIGKILL after grace.
-func (pr *proc) stop(grace time.Duration) {
+func (pr *procHost) stop(grace time.Duration) {
 	pr.stopOnce.Do(func() {
 		pgid := pr.cmd.Process.Pid
 		syscall.Kill(-pgid, syscall.SIGTERM)
@@ -198,4 +222,4 @@ func (pr *proc) stop(grace time.Duration) {
 }
 
 // kill sends SIGKILL to the host's process group.
-func (pr *proc) kill() { syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL) }
+func (pr *procHost) kill() { syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sagemaker-go/training/job"
 	"io"
 	"math"
 	"os"
@@ -14,7 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/proc"
+	"github.com/sagemaker-go/training/job"
+	"golang.org/x/sys/unix"
 
 	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/env"
@@ -31,6 +37,10 @@ type hostProc interface {
 	stop(grace time.Duration)
 	// kill kills the host at once (SIGKILL).
 	kill()
+	// stderrTail is the last lines of its stderr, once its output is drained.
+	stderrTail() string
+	// commandLine is what the host runs, for the failure reason.
+	commandLine() string
 }
 
 type hostState struct {
@@ -274,7 +284,8 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 		r.progressf("closing the Pipe feeders: %v", err)
 	}
 	if failedHost >= 0 {
-		r.res.FailureReason = p.failureReason(failedHost, r.res.ExitCodes[p.hosts[failedHost].label])
+		hp := procs[failedHost]
+		r.res.FailureReason = p.failureReason(failedHost, r.res.ExitCodes[p.hosts[failedHost].label], hp.stderrTail(), hp.commandLine())
 	}
 
 	r.transition(job.SecondaryUploading, "Uploading generated training model")
@@ -348,14 +359,17 @@ func (r *run) scrape(line string) {
 }
 
 // pump copies a host's output to the job's output, one prefixed line at a
-// time, scraping metrics on the way.
-func (r *run) pump(label string, rd io.Reader) {
+// time, scraping metrics on the way; tail, if not nil, keeps the last lines.
+func (r *run) pump(label string, rd io.Reader, tail *proc.Tail) {
 	br := bufio.NewReaderSize(rd, 64<<10)
 	prefix := "[" + label + "] "
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" {
 			line = strings.TrimRight(line, "\r\n")
+			if tail != nil {
+				tail.Write([]byte(line + "\n"))
+			}
 			r.scrape(line)
 			r.outMu.Lock()
 			io.WriteString(r.p.cfg.stdout, prefix+line+"\n")
@@ -489,12 +503,20 @@ func (r *run) startFeeders(ctx context.Context) ([]*channels.Feeder, error) {
 
 // failureReason reads host i's failure file into FailureReason the way
 // SageMaker shows it: "AlgorithmError: " and the file's text, at most 1024
-// characters in all. Without a failure file it names the exit code.
-func (p *plan) failureReason(i, code int) string {
+// characters in all. Without a failure file it is what train writes for a
+// program that fails: the exit code, the last lines of the host's stderr
+// and its command.
+func (p *plan) failureReason(i, code int, stderr, command string) string {
+	const prefix = "AlgorithmError: "
 	data, err := os.ReadFile(p.hosts[i].paths.Failure)
-	msg := strings.TrimSpace(string(data))
-	if err != nil || msg == "" {
-		msg = fmt.Sprintf("Exit Code: %d (%s wrote no failure file)", code, p.hosts[i].label)
+	if msg := strings.TrimSpace(string(data)); err == nil && msg != "" {
+		return failure.Truncate(prefix + msg)
 	}
-	return failure.Truncate("AlgorithmError: " + msg)
+	extra := ""
+	if code > 128 && code < 128+65 {
+		sig := syscall.Signal(code - 128)
+		extra = fmt.Sprintf("Process killed by %s (signal %d)", unix.SignalName(sig), int(sig))
+	}
+	return prefix + entry.FailureReason(p.hosts[i].label+" wrote no failure file", code, stderr, extra, command,
+		failure.MaxLen-utf8.RuneCountInString(prefix))
 }

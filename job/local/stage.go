@@ -3,13 +3,14 @@ package local
 import (
 	"errors"
 	"fmt"
-	"github.com/sagemaker-go/training/job"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/sagemaker-go/training/job"
 
 	"github.com/sagemaker-go/training/channels"
 )
