@@ -500,9 +500,17 @@ func TestTrainS3SubmitDirectory(t *testing.T) {
 	tgz := sourceTarGz(t, map[string]string{"run.sh": "echo from-s3 > \"$SM_MODEL_DIR/ran\"\n"})
 	srv := s3Object(t, "/bucket/job/source/sourcedir.tar.gz", tgz)
 	base := tree(t, map[string]string{"sagemaker_submit_directory": `"s3://bucket/job/source/sourcedir.tar.gz"`}, nil)
-	out, err := command(base, "run.sh", awsEnv(t, srv.URL)...).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	cmd := command(base, "run.sh", awsEnv(t, srv.URL)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s%s", out, stderr.String())
 	assert.Equal(t, "from-s3\n", readFile(t, filepath.Join(base, "model", "ran")))
+	// Only train's own log lines: the SDK's logger says nothing (it would
+	// report, at DEBUG, that this server sends no checksum).
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		assert.True(t, strings.HasPrefix(line, "time="), "a line on stderr not from train's log: %q", line)
+	}
 }
 
 func TestTrainS3Unreachable(t *testing.T) {

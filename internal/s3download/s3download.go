@@ -76,6 +76,11 @@ func Download(ctx context.Context, uri, dst string) error {
 	}
 	endpoint := Endpoint()
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// The SDK's logger writes to stderr, outside train's log; the one
+		// thing it says for a GetObject is, at DEBUG, that the object has
+		// no checksum to validate (objects uploaded without one, most
+		// S3-compatible servers).
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.UsePathStyle = true
