@@ -432,32 +432,11 @@ func (e Env) DistributionInstanceGroups() []string {
 		return gs
 	}
 	for _, k := range distributionFlags {
-		if v, ok := e.Framework.Value(k); ok && truthy(v) {
+		if v, ok := e.Framework.Value(k); ok && pyjson.Truthy(v) {
 			return []string{e.Resources.CurrentGroupName}
 		}
 	}
 	return []string{}
-}
-
-// truthy is Python's bool(v) for a pyjson value.
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case int64:
-		return v != 0
-	case float64:
-		return v != 0
-	case string:
-		return v != ""
-	case []any:
-		return len(v) > 0
-	case *pyjson.Object:
-		return v.Len() > 0
-	}
-	return true // *big.Int outside int64 is never zero
 }
 
 // ModuleName is the toolkit's module_name: the entry point without a

@@ -287,7 +287,7 @@ func (e Env) ToolkitVars() map[string]string {
 	if v, ok := e.Framework.Value("sagemaker_job_name"); ok {
 		m["SAGEMAKER_JOB_NAME"] = pyjson.EnvValue(v)
 	}
-	if v, ok := e.Framework.Value("sagemaker_region"); ok && truthy(v) {
+	if v, ok := e.Framework.Value("sagemaker_region"); ok && pyjson.Truthy(v) {
 		m["SAGEMAKER_REGION"] = pyjson.EnvValue(v)
 	}
 	return m

@@ -54,3 +54,24 @@ func (o *Object) Delete(k string) {
 		}
 	}
 }
+
+// Truthy is Python's bool(v) for a pyjson value.
+func Truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case *Object:
+		return v.Len() > 0
+	}
+	return true // *big.Int outside int64 is never zero
+}
