@@ -10,15 +10,17 @@ const (
 	StatusStopping   = "Stopping"
 	StatusStopped    = "Stopped"
 
-	SecondaryStarting           = "Starting"
-	SecondaryDownloading        = "Downloading"
-	SecondaryTraining           = "Training"
-	SecondaryStopping           = "Stopping"
-	SecondaryUploading          = "Uploading"
-	SecondaryCompleted          = "Completed"
-	SecondaryFailed             = "Failed"
-	SecondaryStopped            = "Stopped"
-	SecondaryMaxRuntimeExceeded = "MaxRuntimeExceeded"
+	SecondaryStarting            = "Starting"
+	SecondaryDownloading         = "Downloading"
+	SecondaryTraining            = "Training"
+	SecondaryStopping            = "Stopping"
+	SecondaryUploading           = "Uploading"
+	SecondaryCompleted           = "Completed"
+	SecondaryFailed              = "Failed"
+	SecondaryStopped             = "Stopped"
+	SecondaryMaxRuntimeExceeded  = "MaxRuntimeExceeded"
+	SecondaryInterrupted         = "Interrupted" // a managed spot job lost its instances; it starts again
+	SecondaryMaxWaitTimeExceeded = "MaxWaitTimeExceeded"
 )
 
 // Result is what a finished (or running) job reports, with the fields of
@@ -37,9 +39,17 @@ type Result struct {
 	TrainingStartTime          *time.Time                  `json:"TrainingStartTime,omitempty"`
 	TrainingEndTime            *time.Time                  `json:"TrainingEndTime,omitempty"`
 	LastModifiedTime           *time.Time                  `json:"LastModifiedTime,omitempty"`
-	TrainingTimeInSeconds      int                         `json:"TrainingTimeInSeconds,omitempty"`
-	BillableTimeInSeconds      int                         `json:"BillableTimeInSeconds,omitempty"`
-	ExitCodes                  map[string]int              `json:"ExitCodes,omitempty"` // local mode: exit code per host
+	// TrainingTimeInSeconds and BillableTimeInSeconds are per instance;
+	// a managed spot job's savings are 1 − Billable/Training. A local run
+	// counts Training from the first attempt's start to the last one's end,
+	// the time between attempts included, and Billable as the time the
+	// attempts trained (what SageMaker bills, before its spot discount,
+	// which a local run cannot know): they differ only when an attempt was
+	// interrupted or retried.
+	TrainingTimeInSeconds     int            `json:"TrainingTimeInSeconds,omitempty"`
+	BillableTimeInSeconds     int            `json:"BillableTimeInSeconds,omitempty"`
+	EnableManagedSpotTraining bool           `json:"EnableManagedSpotTraining,omitempty"`
+	ExitCodes                 map[string]int `json:"ExitCodes,omitempty"` // local mode: exit code per host
 	// LocalArtifactsDir is, for local runs, the directory on this machine
 	// that holds model.tar.gz and output.tar.gz.
 	LocalArtifactsDir string `json:"LocalArtifactsDir,omitempty"`

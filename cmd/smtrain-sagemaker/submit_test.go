@@ -38,6 +38,7 @@ type fakeSageMaker struct {
 	name     string
 	model    []byte
 	seen     chan string // if set, gets each request's target after it is handled (buffered)
+	describe string      // if set, the answer to every DescribeTrainingJob
 }
 
 func newFakeSageMaker(t *testing.T) *fakeSageMaker {
@@ -88,6 +89,10 @@ func (f *fakeSageMaker) serve(w http.ResponseWriter, r *http.Request) {
 		f.name, _ = in["TrainingJobName"].(string)
 		io.WriteString(w, `{"TrainingJobArn":"arn:aws:sagemaker:us-east-1:123456789012:training-job/x"}`)
 	case "SageMaker.DescribeTrainingJob":
+		if f.describe != "" {
+			io.WriteString(w, f.describe)
+			return
+		}
 		status := "Completed"
 		if len(f.statuses) > 0 {
 			status = f.statuses[0]
@@ -324,4 +329,51 @@ func TestSubmitAgainstMoto(t *testing.T) {
 	code, stdout, stderr = runCmd(append([]string{"submit", "-f", linearJobFile(t), "--base-name", "linear"}, endpoints...)...)
 	require.Equal(t, 0, code, stderr)
 	assert.Regexp(t, `^linear-\d{4}(-\d\d){5}-\d{3}\n$`, stdout)
+}
+
+// spotDescribe is DescribeTrainingJob's answer for a managed spot job that
+// was interrupted twice before it completed.
+const spotDescribe = `{"TrainingJobName":"spot-1","TrainingJobArn":"arn:aws:sagemaker:us-east-1:123456789012:training-job/spot-1",
+"TrainingJobStatus":"Completed","SecondaryStatus":"Completed","CreationTime":1700000000,
+"TrainingStartTime":1700000100,"TrainingEndTime":1700000974,"EnableManagedSpotTraining":true,
+"StoppingCondition":{"MaxRuntimeInSeconds":3600,"MaxWaitTimeInSeconds":7200},
+"CheckpointConfig":{"S3Uri":"s3://bucket/ckpt"},
+"SecondaryStatusTransitions":[
+{"Status":"Starting","StartTime":1700000000,"EndTime":1700000060,"StatusMessage":"Launching requested ML instances"},
+{"Status":"Downloading","StartTime":1700000060,"EndTime":1700000100},
+{"Status":"Training","StartTime":1700000100,"EndTime":1700000300},
+{"Status":"Interrupted","StartTime":1700000300,"EndTime":1700000400,"StatusMessage":"Spot instances were interrupted"},
+{"Status":"Starting","StartTime":1700000400,"EndTime":1700000420},
+{"Status":"Downloading","StartTime":1700000420,"EndTime":1700000440},
+{"Status":"Training","StartTime":1700000440,"EndTime":1700000600},
+{"Status":"Interrupted","StartTime":1700000600,"EndTime":1700000700},
+{"Status":"Starting","StartTime":1700000700,"EndTime":1700000720},
+{"Status":"Downloading","StartTime":1700000720,"EndTime":1700000740},
+{"Status":"Training","StartTime":1700000740,"EndTime":1700000960},
+{"Status":"Uploading","StartTime":1700000960,"EndTime":1700000974},
+{"Status":"Completed","StartTime":1700000974}],
+"ModelArtifacts":{"S3ModelArtifacts":"s3://bucket/out/spot-1/output/model.tar.gz"},
+"TrainingTimeInSeconds":874,"BillableTimeInSeconds":262}`
+
+func TestDescribeAndWaitShowSpotSavings(t *testing.T) {
+	f := newFakeSageMaker(t)
+	f.describe = spotDescribe
+	want := "Attempts: 3 (2 interrupted)\nTraining seconds: 874\nBillable seconds: 262\nManaged Spot Training savings: 70.0%\n"
+
+	code, stdout, stderr := runCmd(append([]string{"describe", "spot-1"}, f.endpoints()...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "Training job spot-1: Completed (Completed)\n")
+	assert.Contains(t, stdout, want)
+
+	code, stdout, stderr = runCmd(append([]string{"describe", "spot-1", "--json"}, f.endpoints()...)...)
+	require.Equal(t, 0, code, stderr)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, true, res["EnableManagedSpotTraining"])
+	assert.EqualValues(t, 262, res["BillableTimeInSeconds"])
+
+	code, stdout, stderr = runCmd(append([]string{"submit", "-f", linearJobFile(t), "--wait", "--poll", "1ms"}, f.endpoints()...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, want)
+	assert.Contains(t, stderr, "secondary Interrupted: Spot instances were interrupted")
 }

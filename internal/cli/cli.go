@@ -144,7 +144,33 @@ func PrintSummary(w io.Writer, r job.Result) {
 	for _, h := range sortedHosts(r.ExitCodes) {
 		fmt.Fprintf(w, "Host %s exit code %d\n", h, r.ExitCodes[h])
 	}
+	if n, interrupted := attempts(r); n > 1 {
+		fmt.Fprintf(w, "Attempts: %d (%d interrupted)\n", n, interrupted)
+	}
+	// The lines the Python SDK prints at the end of a job (per instance
+	// here: the SDK multiplies by the instance count).
 	fmt.Fprintf(w, "Training seconds: %d\n", r.TrainingTimeInSeconds)
+	if r.BillableTimeInSeconds > 0 {
+		fmt.Fprintf(w, "Billable seconds: %d\n", r.BillableTimeInSeconds)
+		if r.EnableManagedSpotTraining && r.TrainingTimeInSeconds > 0 {
+			saving := (1 - float64(r.BillableTimeInSeconds)/float64(r.TrainingTimeInSeconds)) * 100
+			fmt.Fprintf(w, "Managed Spot Training savings: %.1f%%\n", saving)
+		}
+	}
+}
+
+// attempts counts the attempts of a job from its transitions (each starts
+// with Starting) and how many of them a spot interruption ended.
+func attempts(r job.Result) (n, interrupted int) {
+	for _, t := range r.SecondaryStatusTransitions {
+		switch t.Status {
+		case job.SecondaryStarting:
+			n++
+		case job.SecondaryInterrupted:
+			interrupted++
+		}
+	}
+	return n, interrupted
 }
 
 // sortedHosts gives the algo-N names of m in numeric order.

@@ -67,3 +67,23 @@ func ExamplePrintSummary() {
 	// Host algo-10 exit code 0
 	// Training seconds: 0
 }
+
+func ExamplePrintSummary_spot() {
+	tr := func(s string) job.SecondaryStatusTransition { return job.SecondaryStatusTransition{Status: s} }
+	r := job.Result{
+		TrainingJobName: "linear-spot", TrainingJobStatus: "Completed", SecondaryStatus: "Completed",
+		SecondaryStatusTransitions: []job.SecondaryStatusTransition{
+			tr("Starting"), tr("Downloading"), tr("Training"), tr("Interrupted"),
+			tr("Starting"), tr("Downloading"), tr("Training"), tr("Interrupted"),
+			tr("Starting"), tr("Downloading"), tr("Training"), tr("Uploading"), tr("Completed"),
+		},
+		TrainingTimeInSeconds: 874, BillableTimeInSeconds: 262, EnableManagedSpotTraining: true,
+	}
+	cli.PrintSummary(os.Stdout, r)
+	// Output:
+	// Training job linear-spot: Completed (Completed)
+	// Attempts: 3 (2 interrupted)
+	// Training seconds: 874
+	// Billable seconds: 262
+	// Managed Spot Training savings: 70.0%
+}

@@ -147,6 +147,8 @@ func ToResult(o *sm.DescribeTrainingJobOutput) job.Result {
 		LastModifiedTime:      o.LastModifiedTime,
 		TrainingTimeInSeconds: int(aws.ToInt32(o.TrainingTimeInSeconds)),
 		BillableTimeInSeconds: int(aws.ToInt32(o.BillableTimeInSeconds)),
+
+		EnableManagedSpotTraining: aws.ToBool(o.EnableManagedSpotTraining),
 	}
 	if o.ModelArtifacts != nil && o.ModelArtifacts.S3ModelArtifacts != nil {
 		r.ModelArtifacts = &job.ModelArtifacts{S3ModelArtifacts: *o.ModelArtifacts.S3ModelArtifacts}
