@@ -7,6 +7,12 @@ package job
 // Spec is the JSON of a CreateTrainingJob request (what `aws sagemaker
 // create-training-job --cli-input-json` takes), extended for local runs by
 // Program.
+//
+// A Spec read by Parse or Load keeps every member of the file, at every
+// depth, as written; its fields are a typed view of the members the
+// backends and Validate read (Member reads any other). Request writes the
+// members as written, and the fields changed since from the fields. A Spec
+// built in Go is its fields.
 type Spec struct {
 	TrainingJobName                       string                 `json:"TrainingJobName,omitempty"`
 	RoleArn                               string                 `json:"RoleArn,omitempty"`
@@ -30,15 +36,22 @@ type Spec struct {
 	// with go build. It is not sent to SageMaker.
 	Program []string `json:"Program,omitempty"`
 
+	// TensorBoardOutputConfig is where TensorBoard's files are written
+	// (LocalPath) and synced to.
+	TensorBoardOutputConfig *TensorBoardOutputConfig `json:"TensorBoardOutputConfig,omitempty"`
+
 	// BaseDir is the directory relative file:// URIs and Program paths are
 	// resolved against; Load sets it to the job file's directory. It is not
 	// part of the JSON.
 	BaseDir string `json:"-"`
+
+	doc *document // the parsed file, or nil
 }
 
 // AlgorithmSpecification is the image and how it is run.
 type AlgorithmSpecification struct {
 	TrainingImage                    string             `json:"TrainingImage,omitempty"`
+	AlgorithmName                    string             `json:"AlgorithmName,omitempty"`
 	TrainingInputMode                string             `json:"TrainingInputMode,omitempty"`
 	MetricDefinitions                []MetricDefinition `json:"MetricDefinitions,omitempty"`
 	EnableSageMakerMetricsTimeSeries bool               `json:"EnableSageMakerMetricsTimeSeries,omitempty"`
@@ -63,9 +76,20 @@ type Channel struct {
 	ShuffleConfig     *ShuffleConfig `json:"ShuffleConfig,omitempty"`
 }
 
-// DataSource is where a channel's data is.
+// DataSource is where a channel's data is: S3 (or, locally, file://), or
+// an EFS or FSx for Lustre file system.
 type DataSource struct {
-	S3DataSource *S3DataSource `json:"S3DataSource,omitempty"`
+	S3DataSource         *S3DataSource         `json:"S3DataSource,omitempty"`
+	FileSystemDataSource *FileSystemDataSource `json:"FileSystemDataSource,omitempty"`
+}
+
+// FileSystemDataSource is a directory of an EFS or FSx for Lustre file
+// system, mounted as the channel's directory (ro or rw).
+type FileSystemDataSource struct {
+	FileSystemId         string `json:"FileSystemId"`
+	FileSystemAccessMode string `json:"FileSystemAccessMode"`
+	FileSystemType       string `json:"FileSystemType"`
+	DirectoryPath        string `json:"DirectoryPath"`
 }
 
 // S3DataSource is an S3 (or, locally, file://) prefix or manifest.
@@ -128,6 +152,12 @@ type VpcConfig struct {
 // RetryStrategy retries the job on internal errors.
 type RetryStrategy struct {
 	MaximumRetryAttempts int `json:"MaximumRetryAttempts"`
+}
+
+// TensorBoardOutputConfig is where TensorBoard output goes.
+type TensorBoardOutputConfig struct {
+	LocalPath    string `json:"LocalPath,omitempty"`
+	S3OutputPath string `json:"S3OutputPath"`
 }
 
 // Tag is a key/value tag.

@@ -1,11 +1,8 @@
 package job
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -68,21 +65,6 @@ func Load(path string) (Spec, error) {
 		return Spec{}, fmt.Errorf("%s: %w", path, err)
 	}
 	s.BaseDir = dir
-	return s, nil
-}
-
-// Parse decodes a job file. Unknown fields are an error that names them, so a
-// misspelt key is never silently dropped.
-func Parse(data []byte) (Spec, error) {
-	var s Spec
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return Spec{}, fmt.Errorf("job JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Spec{}, errors.New("job JSON: unexpected data after the top-level object")
-	}
 	return s, nil
 }
 

@@ -160,6 +160,7 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smtrain submit:", err)
 		return cli.ExitUsage
 	}
+	cli.WarnUnknown(stderr, "smtrain submit", *file, spec)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := af.client(ctx)

@@ -41,6 +41,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 		return cli.ExitUsage
 	}
+	cli.WarnUnknown(stderr, "smtrain local", *file, spec)
 	// With --json stdout is kept for the result: the hosts' output goes to
 	// stderr.
 	out, progress := stdout, stderr

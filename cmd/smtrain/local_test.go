@@ -110,7 +110,8 @@ func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 	stderr.Reset()
 	code = run([]string{"local", "-f", bad}, &stdout, &stderr)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr.String(), `unknown field "Colour"`)
+	assert.Contains(t, stderr.String(), `bad.json: Colour is not a member of CreateTrainingJob`)
+	assert.Contains(t, stderr.String(), `OutputDataConfig.S3OutputPath: required`)
 
 	stderr.Reset()
 	code = run([]string{"local"}, &stdout, &stderr)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sagemaker-go/training/internal/apimodel"
 	"github.com/sagemaker-go/training/job"
 )
 
@@ -93,6 +94,17 @@ func ParseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+}
+
+// WarnUnknown writes one line to stderr for each member of the job file
+// that the API model this program was built with does not know: a
+// misspelt key, or a member newer than the model. Such members are kept
+// and sent as written, so they are warnings, not errors.
+func WarnUnknown(stderr io.Writer, prog, file string, spec job.Spec) {
+	for _, m := range spec.UnknownMembers() {
+		fmt.Fprintf(stderr, "%s: warning: %s: %s is not a member of CreateTrainingJob in the API model this program knows (%s); it is kept as written: check its spelling\n",
+			prog, file, m, apimodel.Source)
 	}
 }
 
