@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -17,8 +18,10 @@ import (
 )
 
 // The container backend drives the docker CLI: one network <job>-net whose
-// aliases are the host names algo-1..N, one container <job>-algo-N per host
-// with its tree mounted at /opt/ml, `docker stop -t GRACE` to stop it.
+// aliases are the host names algo-1..N (with a route out, as SageMaker
+// gives, unless EnableNetworkIsolation), one container <job>-algo-N per
+// host named algo-N with its tree mounted piece by piece under /opt/ml,
+// `docker stop -t GRACE` to stop it.
 
 func (p *plan) dockerCmd(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, p.cfg.docker, args...)
@@ -67,7 +70,11 @@ func (p *plan) checkDocker(ctx context.Context) error {
 }
 
 func (p *plan) createNetwork(ctx context.Context) (func(), error) {
-	if _, err := p.dockerCmd(ctx, "network", "create", "--internal", p.netName()); err != nil {
+	args := []string{"network", "create"}
+	if p.spec.EnableNetworkIsolation {
+		args = append(args, "--internal") // no route out, as SageMaker isolates the job
+	}
+	if _, err := p.dockerCmd(ctx, append(args, p.netName())...); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -78,6 +85,46 @@ func (p *plan) createNetwork(ctx context.Context) (func(), error) {
 		}
 		p.dockerCmd(c, "network", "rm", p.netName())
 	}, nil
+}
+
+// containerMounts are the --mount flags of host i: its input/, model/ and
+// output/ (and the checkpoint directory, and local code) each mounted at
+// its own path, as SageMaker mounts them, so that what the image ships
+// elsewhere under /opt/ml (/opt/ml/code above all) stays visible. Channel
+// data comes with input/ (docker binds recursively, so the overlay and
+// bind mounts staged under it come too); FastFile channels are mounted
+// read-only once more, for when they are staged as plain links.
+func (p *plan) containerMounts(i int) []string {
+	h := p.hosts[i]
+	var args []string
+	bind := func(src, dst string, readOnly bool) {
+		fields := []string{"type=bind", "source=" + src, "target=" + dst}
+		if readOnly {
+			fields = append(fields, "readonly")
+		}
+		var b strings.Builder
+		w := csv.NewWriter(&b) // the CLI reads --mount as one CSV record
+		w.Write(fields)
+		w.Flush()
+		args = append(args, "--mount", strings.TrimSuffix(b.String(), "\n"))
+	}
+	bind(h.paths.Input, "/opt/ml/input", false)
+	bind(h.paths.Model, "/opt/ml/model", false)
+	bind(h.paths.Output, "/opt/ml/output", false)
+	if p.ckptSrc != "" {
+		bind(h.ckptDir, p.ckptPath, false)
+	}
+	if p.code != nil {
+		bind(h.paths.Code, codeDir, false)
+		bind(p.sharedDir(), sharedDir, false)
+	}
+	for _, sc := range p.channels {
+		if sc.mode == "FastFile" && sc.receives(i) {
+			dir := filepath.Join(h.paths.InputData, sc.spec.ChannelName)
+			bind(dir, "/opt/ml/input/data/"+sc.spec.ChannelName, true)
+		}
+	}
+	return args
 }
 
 // container is a host run as a container: its child is the attached
@@ -96,17 +143,8 @@ func (r *run) startContainer(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	h := p.hosts[i]
 	name := p.containerName(h)
 	args := []string{"run", "--name", name, "--hostname", h.label,
-		"--network", p.netName(), "--network-alias", h.label,
-		"-v", h.paths.Base + ":/opt/ml"}
-	if p.ckptSrc != "" && !strings.HasPrefix(p.ckptPath+"/", "/opt/ml/") {
-		args = append(args, "-v", h.ckptDir+":"+p.ckptPath)
-	}
-	for _, sc := range p.channels {
-		if sc.mode == "FastFile" && sc.receives(i) {
-			dir := filepath.Join(h.paths.InputData, sc.spec.ChannelName)
-			args = append(args, "-v", dir+":/opt/ml/input/data/"+sc.spec.ChannelName+":ro")
-		}
-	}
+		"--network", p.netName(), "--network-alias", h.label}
+	args = append(args, p.containerMounts(i)...)
 	for _, kv := range p.hostEnv(h, false) {
 		args = append(args, "-e", kv)
 	}

@@ -35,6 +35,7 @@ type config struct {
 	docker       string
 	image        bool
 	force        <-chan struct{}
+	noOverlay    bool // tests: stage as an unprivileged user would
 }
 
 // WithDir runs the job in dir (created if missing; it must be empty) and
@@ -108,7 +109,9 @@ type plan struct {
 	ckptPath  string // LocalPath as the program sees it
 	arn       string
 	region    string
-	mounts    []string // read-only bind mounts to undo
+	code      *localCode // a local sagemaker_submit_directory
+	mounts    []string   // mounts to undo, in order
+	noOverlay error      // why no copy-on-write overlay can be mounted
 }
 
 // Run runs the job on this machine the way SageMaker runs it: one
@@ -157,6 +160,9 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	p := &plan{spec: spec, cfg: cfg, region: cfg.region}
 	p.arn = fmt.Sprintf("arn:aws:sagemaker:%s:000000000000:training-job/%s", p.region, strings.ToLower(spec.TrainingJobName))
 	p.container = cfg.image || len(spec.Program) == 0
+	if cfg.noOverlay {
+		p.noOverlay = errors.New("disabled")
+	}
 	if p.container && spec.AlgorithmSpecification.TrainingImage == "" {
 		return nil, errors.New("invalid job: job.AlgorithmSpecification.TrainingImage: required to run containers")
 	}
@@ -172,6 +178,9 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	} else {
 		p.outDir = filepath.Join(out, spec.TrainingJobName, "output")
 		p.outURI = strings.TrimRight(spec.OutputDataConfig.S3OutputPath, "/") + "/" + spec.TrainingJobName + "/output"
+	}
+	if p.code, err = p.planCode(); err != nil {
+		errs = append(errs, err)
 	}
 	if c := spec.CheckpointConfig; c != nil {
 		if d, err := p.resolveURI(c.S3Uri); err != nil {
@@ -198,6 +207,12 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	}
 	if err := p.makeJobDir(); err != nil {
 		return nil, err
+	}
+	if p.code != nil {
+		if err := p.code.unpack(p.jobDir); err != nil {
+			p.cleanup()
+			return nil, err
+		}
 	}
 	if !p.container {
 		argv, err := p.resolveProgram(ctx)

@@ -4,6 +4,12 @@ package local
 
 import "errors"
 
-func bindReadOnly(dir string) error { return errors.New("bind mounts need Linux") }
+var errNoMounts = errors.New("mounts need Linux")
+
+func bind(src, dst string) error { return errNoMounts }
+
+func bindReadOnly(src, dst string) error { return errNoMounts }
+
+func mountOverlay(lower, upper, work, dst string) error { return errNoMounts }
 
 func unmount(dir string) {}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -433,7 +434,15 @@ func (p *plan) setupHosts() error {
 		if err := resources.WriteFile(paths.Config(resources.FileName), rc); err != nil {
 			return err
 		}
-		if err := hyperparams.WriteFile(paths.Config(hyperparams.FileName), hps); err != nil {
+		hostHPs := hps
+		if p.code != nil {
+			hostHPs = maps.Clone(hps)
+			hostHPs[submitDirKey] = p.code.value(p.hostPath(h, codeDir))
+			if err := p.stageCode(h); err != nil {
+				return err
+			}
+		}
+		if err := hyperparams.WriteFile(paths.Config(hyperparams.FileName), hostHPs); err != nil {
 			return err
 		}
 		set := p.channelsFor(i)
@@ -467,6 +476,15 @@ func (p *plan) setupHosts() error {
 		}
 	}
 	return nil
+}
+
+// hostPath is how host h's program names path, a path under /opt/ml: the
+// same in a container, the host's tree on this machine for a process host.
+func (p *plan) hostPath(h *host, path string) string {
+	if p.container {
+		return path
+	}
+	return filepath.Join(h.paths.Base, strings.TrimPrefix(path, "/opt/ml/"))
 }
 
 // startFeeders starts one Pipe-mode feeder per Pipe channel and host.

@@ -25,6 +25,7 @@ type stagedChannel struct {
 	keys   []string // paths relative to root, slash-separated
 	hostOf []int    // per file: index of the receiving host, -1 = every host
 	hosts  []int    // hosts that receive the channel (InstanceGroupNames)
+	links  bool     // the source directory holds symbolic links
 }
 
 // planChannels resolves every channel's data and decides which host gets
@@ -58,6 +59,10 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 				continue
 			}
 			sc.files = files
+			if sc.links, err = hasLinks(path); err != nil {
+				errs = append(errs, fmt.Errorf("channel %s: %w", c.ChannelName, err))
+				continue
+			}
 			for _, f := range files {
 				rel, err := filepath.Rel(path, f)
 				if err != nil {
@@ -152,16 +157,25 @@ func (p *plan) channelsFor(hi int) channels.Set {
 	return set
 }
 
-// stageChannel makes one channel's data visible in host hi's tree without
-// copying, and writes the <channel>-manifest file.
+// stageChannel makes one channel's data visible in host hi's tree, as the
+// host's own, and writes the <channel>-manifest file.
 //
-// File and FastFile: a directory tree with one hard link per file (a
-// symbolic link where a hard link is impossible, e.g. across file systems),
-// so staging costs one link per file whatever the size. FastFile is read-only:
-// as root the tree is bind-mounted read-only onto itself; otherwise its
-// directories are made read-only (files cannot be added, removed or renamed;
-// a program could still write into a file whose source is writable).
-// Pipe: nothing is linked; the feeder serves <channel>_<epoch> FIFOs.
+// File: the host's own copy, which it may change at will while the source
+// never changes. As root it is an overlay mount: the source (or, when the
+// host gets only some of its files, a tree of hard links to them outside
+// the host's tree) as the read-only lower layer, a per-host upper layer
+// taking every write, chmod and removal, so staging costs the same for
+// 1 MiB and 1 GiB. Where no overlay can be mounted the files are copied
+// (copy_file_range: a reflink on file systems that have them).
+//
+// FastFile: read-only. As root the source (or the tree of links) is
+// bind-mounted read-only; otherwise the tree holds a hard link per file (a
+// symbolic link across file systems) with its directories made read-only
+// (files cannot be added, removed or renamed; a program running as the
+// data's owner could still write into a file), and containers get it
+// through a read-only mount.
+//
+// Pipe: nothing is staged; the feeder serves <channel>_<epoch> FIFOs.
 func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 	h := p.hosts[hi]
 	dataDir := h.paths.InputData
@@ -177,6 +191,40 @@ func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	stage := filepath.Join(p.stageDir(h), "data", name)
+	if sc.mode == "FastFile" {
+		return p.stageReadOnly(sc, idx, dir, stage)
+	}
+	if p.canOverlay() {
+		lower, err := p.lowerLayer(sc, idx, stage)
+		if err != nil {
+			return fmt.Errorf("channel %s: %w", name, err)
+		}
+		if p.overlay(lower, stage, dir) {
+			return nil
+		}
+	}
+	for _, i := range idx {
+		if err := copyFile(sc.files[i], filepath.Join(dir, filepath.FromSlash(sc.keys[i]))); err != nil {
+			return fmt.Errorf("channel %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// stageReadOnly stages a FastFile channel into dir (see stageChannel).
+func (p *plan) stageReadOnly(sc *stagedChannel, idx []int, dir, stage string) error {
+	name := sc.spec.ChannelName
+	if os.Geteuid() == 0 {
+		lower, err := p.lowerLayer(sc, idx, stage)
+		if err != nil {
+			return fmt.Errorf("channel %s: %w", name, err)
+		}
+		if err := bindReadOnly(lower, dir); err == nil {
+			p.mounts = append(p.mounts, dir)
+			return nil
+		}
+	}
 	for _, i := range idx {
 		dst := filepath.Join(dir, filepath.FromSlash(sc.keys[i]))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -186,16 +234,75 @@ func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 			return fmt.Errorf("channel %s: %w", name, err)
 		}
 	}
-	if sc.mode != "FastFile" || p.container {
+	if p.container {
 		return nil // containers get FastFile read-only by the mount flag
 	}
-	if os.Geteuid() == 0 {
-		if err := bindReadOnly(dir); err == nil {
-			p.mounts = append(p.mounts, dir)
-			return nil
+	return readOnlyDirs(dir)
+}
+
+// stageDir is where host h's staging layers live: in the job directory,
+// outside the host's tree, so the host never sees them.
+func (p *plan) stageDir(h *host) string { return filepath.Join(p.jobDir, ".stage", h.label) }
+
+// lowerLayer returns a directory holding exactly the files idx of sc under
+// their keys, never to be written: the source directory itself when the
+// host gets all of it and it holds no link (a link would be followed
+// differently inside a container), else a tree of hard links to the files
+// (their targets, for links) made under stage, copies where a hard link is
+// impossible (another file system).
+func (p *plan) lowerLayer(sc *stagedChannel, idx []int, stage string) (string, error) {
+	if sc.root == sc.src && !sc.links && len(idx) == len(sc.files) {
+		return sc.src, nil
+	}
+	lower := filepath.Join(stage, "lower")
+	for _, i := range idx {
+		src, err := filepath.EvalSymlinks(sc.files[i])
+		if err != nil {
+			return "", err
+		}
+		dst := filepath.Join(lower, filepath.FromSlash(sc.keys[i]))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Link(src, dst); err != nil {
+			if err := copyFile(src, dst); err != nil {
+				return "", err
+			}
 		}
 	}
-	return readOnlyDirs(dir)
+	if err := os.MkdirAll(lower, 0o755); err != nil {
+		return "", err
+	}
+	return lower, nil
+}
+
+// canOverlay reports whether copy-on-write overlays are worth trying: as
+// root, until one has failed.
+func (p *plan) canOverlay() bool { return os.Geteuid() == 0 && p.noOverlay == nil }
+
+// overlay mounts at dst an overlay of the read-only lower with its upper
+// and work directories under stage. When the kernel refuses, it says so
+// once on the progress output and returns false: the caller copies.
+func (p *plan) overlay(lower, stage, dst string) bool {
+	upper, work := filepath.Join(stage, "upper"), filepath.Join(stage, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			p.noOverlay = err
+			break
+		}
+	}
+	if p.noOverlay == nil {
+		if err := mountOverlay(lower, upper, work, dst); err != nil {
+			p.noOverlay = err
+		} else {
+			p.mounts = append(p.mounts, dst)
+			return true
+		}
+	}
+	if p.cfg.progress != nil {
+		fmt.Fprintf(p.cfg.progress, "smtrain local: %s: no copy-on-write overlay (%v): File channels and local code are copied\n", p.spec.TrainingJobName, p.noOverlay)
+	}
+	return false
 }
 
 // linkFile hard-links src to dst, or (outside containers) falls back to a
@@ -209,6 +316,24 @@ func linkFile(src, dst string, container bool) error {
 		return fmt.Errorf("cannot hard-link %s into the container's tree (%w); put the data on the same file system as the job directory", src, err)
 	}
 	return os.Symlink(src, dst)
+}
+
+// hasLinks reports whether the tree under dir holds a symbolic link.
+func hasLinks(dir string) (bool, error) {
+	found := errors.New("found")
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return found
+		}
+		return nil
+	})
+	if err == found {
+		return true, nil
+	}
+	return false, err
 }
 
 // readOnlyDirs removes write permission from every directory under dir.
