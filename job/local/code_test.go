@@ -120,9 +120,9 @@ func TestLocalCodeBadInput(t *testing.T) {
 	zw.Close()
 	require.NoError(t, os.WriteFile(filepath.Join(base, "evil.tar.gz"), buf.Bytes(), 0o644))
 	for value, want := range map[string]string{
-		"file://missing":      "HyperParameters.sagemaker_submit_directory: local code " + filepath.Join(base, "missing") + " (from file://missing)",
+		"file://missing":       "HyperParameters.sagemaker_submit_directory: local code " + filepath.Join(base, "missing") + " (from file://missing)",
 		`"file://evil.tar.gz"`: `HyperParameters.sagemaker_submit_directory: local code ` + filepath.Join(base, "evil.tar.gz") + `: entry "../escape"`,
-		`"file://unclosed`:    `HyperParameters.sagemaker_submit_directory: "\"file://unclosed": a JSON string that does not parse`,
+		`"file://unclosed`:     `HyperParameters.sagemaker_submit_directory: "\"file://unclosed": a JSON string that does not parse`,
 	} {
 		tmp := isolate(t)
 		s := localSpec(t, "code-bad", "true")
