@@ -2,7 +2,6 @@ package job
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -51,10 +50,10 @@ func Parse(data []byte) (Spec, error) {
 	if !ok {
 		return Spec{}, fmt.Errorf("job JSON: want an object of CreateTrainingJob members, got %s", pyjson.Describe(v))
 	}
-	var p problems
+	var p ValidationError
 	checkTree(&p, tree)
-	if len(p) > 0 {
-		return Spec{}, fmt.Errorf("job JSON: %w", errors.Join(p...))
+	if err := p.Err(); err != nil {
+		return Spec{}, fmt.Errorf("job JSON: %w", err)
 	}
 	compact := []byte(pyjson.Format{}.Encode(tree))
 	var s, orig specFields
@@ -280,18 +279,18 @@ func walkMembers(v any, sh *apimodel.Shape, path string, f func(path string, v a
 // checkTree reports values of the wrong type for their member's shape
 // (every problem, with its path), members whose name differs from one of
 // the model's only in case, and a malformed Program.
-func checkTree(p *problems, tree *pyjson.Object) {
+func checkTree(p *ValidationError, tree *pyjson.Object) {
 	for _, k := range tree.Keys() {
 		if localMembers[k] {
 			v, _ := tree.Get(k)
 			l, ok := v.([]any)
 			if !ok {
-				p.add(k, "want a list of strings (an argv, or a Go package directory), got %s", pyjson.Describe(v))
+				p.Add(k, "want a list of strings (an argv, or a Go package directory), got %s", pyjson.Describe(v))
 				continue
 			}
 			for i, e := range l {
 				if _, ok := e.(string); !ok {
-					p.add(fmt.Sprintf("%s[%d]", k, i), "want a string, got %s", pyjson.Describe(e))
+					p.Add(fmt.Sprintf("%s[%d]", k, i), "want a string, got %s", pyjson.Describe(e))
 				}
 			}
 		}
@@ -299,20 +298,20 @@ func checkTree(p *problems, tree *pyjson.Object) {
 	checkValue(p, "", tree, apimodel.Lookup(apimodel.CreateTrainingJobRequest), true)
 }
 
-func checkValue(p *problems, path string, v any, sh *apimodel.Shape, top bool) {
+func checkValue(p *ValidationError, path string, v any, sh *apimodel.Shape, top bool) {
 	field := path
 	if field == "" {
 		field = "job JSON"
 	}
 	if v == nil {
-		p.add(field, "want %s, got null (leave the member out instead)", describeShape(sh))
+		p.Add(field, "want %s, got null (leave the member out instead)", describeShape(sh))
 		return
 	}
 	switch sh.Type {
 	case apimodel.Structure:
 		obj, ok := v.(*pyjson.Object)
 		if !ok {
-			p.add(field, "want %s, got %s", describeShape(sh), pyjson.Describe(v))
+			p.Add(field, "want %s, got %s", describeShape(sh), pyjson.Describe(v))
 			return
 		}
 		for _, k := range obj.Keys() {
@@ -330,7 +329,7 @@ func checkValue(p *problems, path string, v any, sh *apimodel.Shape, top bool) {
 			}
 			for _, m := range sh.Members {
 				if strings.EqualFold(m.Name, k) {
-					p.add(mp, "not a member of %s; did you mean %s? (member names are case-sensitive)", strings.TrimSuffix(sh.Name, "Request"), m.Name)
+					p.Add(mp, "not a member of %s; did you mean %s? (member names are case-sensitive)", strings.TrimSuffix(sh.Name, "Request"), m.Name)
 					break
 				}
 			}
@@ -338,7 +337,7 @@ func checkValue(p *problems, path string, v any, sh *apimodel.Shape, top bool) {
 	case apimodel.List:
 		l, ok := v.([]any)
 		if !ok {
-			p.add(field, "want a list, got %s", pyjson.Describe(v))
+			p.Add(field, "want a list, got %s", pyjson.Describe(v))
 			return
 		}
 		for i, e := range l {
@@ -347,7 +346,7 @@ func checkValue(p *problems, path string, v any, sh *apimodel.Shape, top bool) {
 	case apimodel.Map:
 		obj, ok := v.(*pyjson.Object)
 		if !ok {
-			p.add(field, "want an object of %s values, got %s", describeShape(sh.Elem()), pyjson.Describe(v))
+			p.Add(field, "want an object of %s values, got %s", describeShape(sh.Elem()), pyjson.Describe(v))
 			return
 		}
 		for _, k := range obj.Keys() {
@@ -356,11 +355,11 @@ func checkValue(p *problems, path string, v any, sh *apimodel.Shape, top bool) {
 		}
 	case apimodel.String, apimodel.Blob:
 		if _, ok := v.(string); !ok {
-			p.add(field, "want a string, got %s", pyjson.Describe(v))
+			p.Add(field, "want a string, got %s", pyjson.Describe(v))
 		}
 	case apimodel.Boolean:
 		if _, ok := v.(bool); !ok {
-			p.add(field, "want true or false, got %s", pyjson.Describe(v))
+			p.Add(field, "want true or false, got %s", pyjson.Describe(v))
 		}
 	case apimodel.Integer, apimodel.Long:
 		lo, hi := int64(math.MinInt32), int64(math.MaxInt32)
@@ -370,23 +369,23 @@ func checkValue(p *problems, path string, v any, sh *apimodel.Shape, top bool) {
 		switch n := v.(type) {
 		case int64:
 			if n < lo || n > hi {
-				p.add(field, "want an integer in %d..%d, got %d", lo, hi, n)
+				p.Add(field, "want an integer in %d..%d, got %d", lo, hi, n)
 			}
 		case *big.Int:
-			p.add(field, "want an integer in %d..%d, got %s", lo, hi, n)
+			p.Add(field, "want an integer in %d..%d, got %s", lo, hi, n)
 		default:
-			p.add(field, "want an integer, got %s", pyjson.Describe(v))
+			p.Add(field, "want an integer, got %s", pyjson.Describe(v))
 		}
 	case apimodel.Float, apimodel.Double, apimodel.Timestamp:
 		switch n := v.(type) {
 		case int64, *big.Int:
 		case float64:
 			if math.IsNaN(n) || math.IsInf(n, 0) {
-				p.add(field, "want a finite number, got %s", pyjson.Describe(v))
+				p.Add(field, "want a finite number, got %s", pyjson.Describe(v))
 			}
 		default:
 			if _, ok := v.(string); !ok || sh.Type != apimodel.Timestamp {
-				p.add(field, "want a number, got %s", pyjson.Describe(v))
+				p.Add(field, "want a number, got %s", pyjson.Describe(v))
 			}
 		}
 	}
@@ -412,10 +411,10 @@ func describeShape(sh *apimodel.Shape) string {
 
 // missingRequired reports the members the API model marks required that s
 // lacks, at every depth.
-func (s Spec) missingRequired(p *problems) {
+func (s Spec) missingRequired(p *ValidationError) {
 	tree, err := s.requestTree()
 	if err != nil {
-		p.add("job JSON", "%v", err)
+		p.Add("job JSON", "%v", err)
 		return
 	}
 	req := apimodel.Lookup(apimodel.CreateTrainingJobRequest)
@@ -430,7 +429,7 @@ func (s Spec) missingRequired(p *problems) {
 				if path != "" {
 					field = path + "." + r
 				}
-				p.add(field, "required by CreateTrainingJob")
+				p.Add(field, "required by CreateTrainingJob")
 			}
 		}
 	}

@@ -212,10 +212,10 @@ func TestMissingRequired(t *testing.T) {
 	s := mustParse(t, `{"TrainingJobName": "a", "AlgorithmSpecification": {"TrainingImage": "i"},
 		"InputDataConfig": [{"ChannelName": "c", "DataSource": {"S3DataSource": {"S3Uri": "s3://b/k"}}}, {"DataSource": {}}],
 		"DebugHookConfig": {}}`)
-	var p problems
+	var p ValidationError
 	s.missingRequired(&p)
 	var got []string
-	for _, e := range p {
+	for _, e := range p.Problems {
 		got = append(got, e.Error())
 	}
 	assert.Equal(t, []string{

@@ -2,6 +2,7 @@ package job
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,15 +37,48 @@ func validSpec() Spec {
 
 func TestValidateAccepts(t *testing.T) {
 	require.NoError(t, validSpec().Validate())
-	require.NoError(t, validSpec().ValidateLocal())
+	// What only one backend requires or refuses is left to it.
 	s := validSpec()
 	s.AlgorithmSpecification.TrainingImage = ""
 	s.RoleArn = ""
 	s.Program = []string{"./prog"}
 	s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "file:///data/train"
+	s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = "ManifestFile"
 	s.ResourceConfig.InstanceType = "local"
-	assert.NoError(t, s.ValidateLocal())
-	assert.Error(t, s.Validate(), "file:// and no image are local only")
+	s.ResourceConfig.InstanceCount = 1000
+	assert.NoError(t, s.Validate())
+	s.OutputDataConfig.S3OutputPath = "https://bucket.s3.us-east-1.amazonaws.com/out"
+	s.CheckpointConfig = &CheckpointConfig{S3Uri: "https://s3.us-east-1.amazonaws.com/bucket/ckpt"}
+	assert.NoError(t, s.Validate())
+}
+
+// TestValidationError: every problem comes back in one *ValidationError,
+// each naming its field.
+func TestValidationError(t *testing.T) {
+	s := validSpec()
+	s.TrainingJobName = ""
+	s.OutputDataConfig.S3OutputPath = "s3://../../../tmp/x"
+	s.CheckpointConfig = &CheckpointConfig{S3Uri: "s3://bucket/../../../victim"}
+	s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "S3://bucket/train"
+	err := s.Validate()
+	var v *ValidationError
+	require.True(t, errors.As(err, &v), "%T %v", err, err)
+	var fields []string
+	for _, p := range v.Problems {
+		fields = append(fields, p.Field)
+	}
+	assert.Equal(t, []string{
+		"TrainingJobName",
+		"InputDataConfig[0] (train).DataSource.S3DataSource.S3Uri",
+		"OutputDataConfig.S3OutputPath",
+		"CheckpointConfig.S3Uri",
+	}, fields)
+	assert.Equal(t, `TrainingJobName: required
+InputDataConfig[0] (train).DataSource.S3DataSource.S3Uri: want the scheme in lower case (s3://), got "S3://bucket/train"
+OutputDataConfig.S3OutputPath: URI "s3://../../../tmp/x": bucket name "..": want 3-63 characters, got 2; key "../../tmp/x": a ".." segment names no S3 object
+CheckpointConfig.S3Uri: URI "s3://bucket/../../../victim": key "../../../victim": a ".." segment names no S3 object`, err.Error())
+	assert.NoError(t, (&ValidationError{}).Err())
+	assert.Equal(t, "no field", FieldError{Problem: "no field"}.Error())
 }
 
 func TestValidateLimits(t *testing.T) {
@@ -59,7 +93,7 @@ func TestValidateLimits(t *testing.T) {
 	chans := func(n int) []Channel {
 		var cs []Channel
 		for i := range n {
-			cs = append(cs, Channel{ChannelName: fmt.Sprintf("c%d", i), DataSource: DataSource{S3DataSource: &S3DataSource{S3Uri: "s3://b/k"}}})
+			cs = append(cs, Channel{ChannelName: fmt.Sprintf("c%d", i), DataSource: DataSource{S3DataSource: &S3DataSource{S3Uri: "s3://bucket/k"}}})
 		}
 		return cs
 	}
@@ -73,8 +107,6 @@ func TestValidateLimits(t *testing.T) {
 		{"name too long", func(s *Spec) { s.TrainingJobName = strings.Repeat("a", 64) }, "TrainingJobName: want"},
 		{"name ends with hyphen", func(s *Spec) { s.TrainingJobName = "ab-" }, "TrainingJobName: want"},
 		{"role", func(s *Spec) { s.RoleArn = "role/x" }, "RoleArn: want"},
-		{"no role", func(s *Spec) { s.RoleArn = "" }, "RoleArn: required"},
-		{"no image", func(s *Spec) { s.AlgorithmSpecification.TrainingImage = "" }, "TrainingImage: required"},
 		{"image too long", func(s *Spec) { s.AlgorithmSpecification.TrainingImage = strings.Repeat("i", 256) }, "TrainingImage: want at most 255"},
 		{"mode", func(s *Spec) { s.AlgorithmSpecification.TrainingInputMode = "Stream" }, "TrainingInputMode: want File, Pipe or FastFile"},
 		{"101 hyperparameters", func(s *Spec) {
@@ -95,10 +127,13 @@ func TestValidateLimits(t *testing.T) {
 		{"gzip in File mode", func(s *Spec) { s.InputDataConfig[0].CompressionType = "Gzip" }, "Gzip is only used in Pipe mode"},
 		{"wrapper", func(s *Spec) { s.InputDataConfig[0].RecordWrapperType = "TFRecord" }, "RecordWrapperType: want None or RecordIO"},
 		{"no data source", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource = nil }, "S3DataSource: required"},
-		{"s3 uri", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "bucket/key" }, "want s3://bucket/key"},
-		{"file uri for SageMaker", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "file:///x" }, "file:// URIs are for local runs only"},
+		{"s3 uri", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "bucket/key" }, "want s3://BUCKET/KEY"},
+		{"bucket name", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "s3://Bucket/key" }, `bucket name "Bucket": want only a-z`},
+		{"https not S3", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "https://example.com/x" }, "want an S3 endpoint"},
+		{"dot-dot key", func(s *Spec) { s.OutputDataConfig.S3OutputPath = "s3://bucket/a/../b" }, `S3OutputPath: URI "s3://bucket/a/../b": key "a/../b": a ".." segment`},
+		{"empty file uri", func(s *Spec) { s.OutputDataConfig.S3OutputPath = "file://" }, "file:// URI without a path"},
 		{"s3 uri too long", func(s *Spec) {
-			s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "s3://b/" + strings.Repeat("k", 1020)
+			s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "s3://bucket/" + strings.Repeat("k", 1020)
 		}, "want at most 1024 characters"},
 		{"distribution", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3DataDistributionType = "Sharded" }, "want FullyReplicated or ShardedByS3Key"},
 		{"data type", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = "Prefix" }, "want S3Prefix, ManifestFile"},
@@ -138,9 +173,9 @@ func TestValidateLimits(t *testing.T) {
 		{"spot without wait", func(s *Spec) { s.EnableManagedSpotTraining = true }, "managed spot training needs it at least MaxRuntimeInSeconds (3600), got 0"},
 		{"wait without spot", func(s *Spec) { s.StoppingCondition.MaxWaitTimeInSeconds = 7200 }, "only allowed with EnableManagedSpotTraining"},
 		{"pending", func(s *Spec) { s.StoppingCondition.MaxPendingTimeInSeconds = 60 }, "MaxPendingTimeInSeconds: want 7200-2419200"},
-		{"checkpoint uri", func(s *Spec) { s.CheckpointConfig = &CheckpointConfig{S3Uri: "gs://b/c"} }, "CheckpointConfig.S3Uri: want s3://"},
+		{"checkpoint uri", func(s *Spec) { s.CheckpointConfig = &CheckpointConfig{S3Uri: "gs://b/c"} }, `CheckpointConfig.S3Uri: URI "gs://b/c": want scheme s3, https or file, got "gs"`},
 		{"checkpoint no uri", func(s *Spec) { s.CheckpointConfig = &CheckpointConfig{} }, "CheckpointConfig.S3Uri: required"},
-		{"checkpoint relative path", func(s *Spec) { s.CheckpointConfig = &CheckpointConfig{S3Uri: "s3://b/c", LocalPath: "ckpt"} }, "LocalPath: want an absolute path"},
+		{"checkpoint relative path", func(s *Spec) { s.CheckpointConfig = &CheckpointConfig{S3Uri: "s3://bucket/c", LocalPath: "ckpt"} }, "LocalPath: want an absolute path"},
 		{"51 tags", func(s *Spec) {
 			for i := range 51 {
 				s.Tags = append(s.Tags, Tag{Key: fmt.Sprint("k", i)})
@@ -176,19 +211,6 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 	for _, want := range []string{"TrainingJobName", "InstanceCount", "ChannelName"} {
 		assert.Contains(t, err.Error(), want)
 	}
-}
-
-func TestValidateLocalNeedsProgramOrImage(t *testing.T) {
-	s := validSpec()
-	s.AlgorithmSpecification.TrainingImage = ""
-	err := s.ValidateLocal()
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "a local run needs TrainingImage or Program")
-	s.ResourceConfig.InstanceCount = MaxLocalHosts + 1
-	s.Program = []string{"x"}
-	err = s.ValidateLocal()
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "a local run supports at most 64 hosts")
 }
 
 func TestParseUnknownField(t *testing.T) {
@@ -231,12 +253,6 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 	got, err := Load(path)
 	require.NoError(t, err)
 	assert.Equal(t, dir, got.BaseDir)
-	p, err := got.LocalPath("file://data/train")
-	require.NoError(t, err)
-	assert.Equal(t, filepath.Join(dir, "data", "train"), p)
-	p, err = got.LocalPath("file:///abs/x")
-	require.NoError(t, err)
-	assert.Equal(t, "/abs/x", p)
 	_, err = Load(filepath.Join(dir, "missing.json"))
 	assert.Error(t, err)
 }
@@ -261,13 +277,17 @@ func FuzzParseValidate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		e1, e2 := s.Validate(), s.ValidateLocal()
-		if e2 != nil && e1 == nil && len(s.Program) == 0 {
-			// Local is a relaxation of SageMaker's rules, except for
-			// the data types and host count local runs cannot serve.
-			msg := e2.Error()
-			if !strings.Contains(msg, "not supported by local runs") && !strings.Contains(msg, "a local run supports") {
-				t.Fatalf("valid for SageMaker but not locally: %v", e2)
+		err = s.Validate()
+		if err == nil {
+			return
+		}
+		v, ok := err.(*ValidationError)
+		if !ok || len(v.Problems) == 0 {
+			t.Fatalf("Validate: %T %v", err, err)
+		}
+		for _, p := range v.Problems {
+			if p.Field == "" || p.Problem == "" {
+				t.Fatalf("a problem without its field or text: %+v", p)
 			}
 		}
 		_ = s.EffectiveInputMode(Channel{})

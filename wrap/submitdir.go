@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/internal/safetar"
 )
 
@@ -49,7 +50,7 @@ func (x *wrapper) setup(ctx context.Context, code, program string) error {
 	return nil
 }
 
-func isS3(uri string) bool { return len(uri) >= 5 && strings.EqualFold(uri[:5], "s3://") }
+func isS3(uri string) bool { return s3uri.SchemeOf(uri) == s3uri.S3 }
 
 func emptyDir(dir string) {
 	entries, _ := os.ReadDir(dir)

@@ -178,7 +178,7 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 	name, err := c.Submit(ctx, spec, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtrain submit: %s: %v\n", *file, err)
-		if _, bad := errors.AsType[*sagemaker.InvalidSpecError](err); bad {
+		if _, bad := errors.AsType[*job.ValidationError](err); bad {
 			return cli.ExitUsage
 		}
 		return cli.ExitFailed

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,9 +88,9 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}()
 	opts = append(opts, local.WithForceStop(force))
 	res, err := local.Run(ctx, spec, opts...)
-	if err != nil && res.TrainingJobName == "" {
+	if _, bad := errors.AsType[*job.ValidationError](err); bad {
 		fmt.Fprintln(stderr, "smtrain local:", err)
-		return cli.ExitUsage
+		return cli.ExitUsage // nothing was started
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain local:", err)

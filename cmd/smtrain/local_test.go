@@ -47,7 +47,7 @@ func TestLocalCommandExample(t *testing.T) {
 func TestExampleJobMetricDefinitions(t *testing.T) {
 	spec, err := job.Load("../../examples/linear/job.json")
 	require.NoError(t, err)
-	require.NoError(t, spec.ValidateLocal())
+	require.NoError(t, spec.Validate())
 	want, err := metrics.Definitions("train:loss", "validation:loss")
 	require.NoError(t, err)
 	var got []metrics.Definition

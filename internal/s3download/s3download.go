@@ -11,10 +11,8 @@ package s3download
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,28 +20,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sagemaker-go/training/internal/s3uri"
 )
 
-// ParseURI splits an s3://bucket/key URI. The scheme is case-insensitive, as
-// in the Python toolkit (urlparse lower-cases it); the key loses its leading
-// slashes (the toolkit's path.lstrip("/")).
-func ParseURI(uri string) (bucket, key string, err error) {
-	u, err := url.Parse(uri)
+// object is the bucket and key of an s3://bucket/key URI naming one
+// object. As in the Python toolkit, the scheme is case-insensitive and the
+// key loses its leading slashes (path.lstrip("/")).
+func object(uri string) (bucket, key string, err error) {
+	u, err := s3uri.Parse(uri)
 	if err != nil {
-		return "", "", fmt.Errorf("s3 uri %q: %w", uri, err)
+		return "", "", err
 	}
-	if !strings.EqualFold(u.Scheme, "s3") {
-		return "", "", fmt.Errorf("s3 uri %q: want scheme s3, got %q", uri, u.Scheme)
+	key = strings.TrimLeft(u.Key, "/")
+	if u.Scheme != s3uri.S3 || key == "" || strings.HasSuffix(key, "/") {
+		return "", "", fmt.Errorf("URI %q: want s3://BUCKET/KEY naming one object", uri)
 	}
-	bucket, key = u.Host, strings.TrimLeft(u.Path, "/")
-	var errs []error
-	if bucket == "" {
-		errs = append(errs, fmt.Errorf("s3 uri %q: want a bucket name, got none", uri))
-	}
-	if key == "" || strings.HasSuffix(key, "/") {
-		errs = append(errs, fmt.Errorf("s3 uri %q: want an object key, got %q", uri, key))
-	}
-	return bucket, key, errors.Join(errs...)
+	return u.Bucket, key, nil
 }
 
 // Region returns $AWS_REGION, else $SAGEMAKER_REGION.
@@ -66,7 +59,7 @@ func Endpoint() string {
 // complete or not at all (the object is written to a temporary file in the
 // same directory and renamed).
 func Download(ctx context.Context, uri, dst string) error {
-	bucket, key, err := ParseURI(uri)
+	bucket, key, err := object(uri)
 	if err != nil {
 		return err
 	}

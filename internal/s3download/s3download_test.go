@@ -78,7 +78,7 @@ func TestDownloadPathStyle(t *testing.T) {
 // environment or in files.
 func TestDownloadContainerCredentials(t *testing.T) {
 	seen := make(chan *http.Request, 10)
-	srv := s3Server(t, map[string]string{"b/k.tar.gz": "object bytes"}, seen)
+	srv := s3Server(t, map[string]string{"bkt/k.tar.gz": "object bytes"}, seen)
 	isolate(t, srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
@@ -95,7 +95,7 @@ func TestDownloadContainerCredentials(t *testing.T) {
 	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", creds.URL+"/role")
 	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-token")
 
-	require.NoError(t, s3download.Download(context.Background(), "s3://b/k.tar.gz", filepath.Join(t.TempDir(), "x")))
+	require.NoError(t, s3download.Download(context.Background(), "s3://bkt/k.tar.gz", filepath.Join(t.TempDir(), "x")))
 	r := <-seen
 	assert.Contains(t, r.Header.Get("Authorization"), "Credential=AKIDCONTAINER/")
 	assert.Equal(t, "session-token", r.Header.Get("X-Amz-Security-Token"))
@@ -115,9 +115,9 @@ func TestDownloadMissingKey(t *testing.T) {
 	srv := s3Server(t, nil, nil)
 	isolate(t, srv.URL)
 	dir := t.TempDir()
-	err := s3download.Download(context.Background(), "s3://b/missing.tar.gz", filepath.Join(dir, "x"))
+	err := s3download.Download(context.Background(), "s3://bkt/missing.tar.gz", filepath.Join(dir, "x"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "s3://b/missing.tar.gz")
+	assert.Contains(t, err.Error(), "s3://bkt/missing.tar.gz")
 	assert.Contains(t, err.Error(), "NoSuchKey")
 	entries, _ := os.ReadDir(dir)
 	assert.Empty(t, entries, "no partial file left behind")
@@ -131,7 +131,7 @@ func TestDownloadUnreachableEndpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	err := s3download.Download(ctx, "s3://b/k.tar.gz", filepath.Join(dir, "x"))
+	err := s3download.Download(ctx, "s3://bkt/k.tar.gz", filepath.Join(dir, "x"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), endpoint)
 	assert.Contains(t, err.Error(), "connection refused")
@@ -139,29 +139,29 @@ func TestDownloadUnreachableEndpoint(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
-func TestParseURI(t *testing.T) {
-	b, k, err := s3download.ParseURI("s3://my-bucket/my-file")
-	require.NoError(t, err)
-	assert.Equal(t, [2]string{"my-bucket", "my-file"}, [2]string{b, k})
-
-	_, _, err = s3download.ParseURI("c://my-bucket/my-file")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `want scheme s3, got "c"`)
-
-	_, _, err = s3download.ParseURI("s3:///")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "want a bucket name")
-	assert.Contains(t, err.Error(), "want an object key")
-}
-
-func FuzzParseURI(f *testing.F) {
-	for _, s := range []string{"s3://b/k", "S3://b/a/b/c", "c://b/k", "s3://", "s3://b/", "%zz", "s3://b/k?x=1#y"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b, k, err := s3download.ParseURI(s)
-		if err == nil && (b == "" || k == "" || strings.HasPrefix(k, "/")) {
-			t.Fatalf("ParseURI(%q) = %q, %q without error", s, b, k)
+// TestDownloadRejectsBadURIs: a URI that names no one object is refused
+// before any request, naming the URI.
+func TestDownloadRejectsBadURIs(t *testing.T) {
+	seen := make(chan *http.Request, 10)
+	srv := s3Server(t, map[string]string{}, seen)
+	isolate(t, srv.URL)
+	dir := t.TempDir()
+	for uri, want := range map[string]string{
+		"c://my-bucket/my-file":   `want scheme s3, https or file, got "c"`,
+		"s3:///":                  `bucket name ""`,
+		"s3://my-bucket/":         "want s3://BUCKET/KEY naming one object",
+		"s3://my-bucket/dir/":     "want s3://BUCKET/KEY naming one object",
+		"s3://my-bucket/a/../b":   `a ".." segment`,
+		"file:///tmp/x.tar.gz":    "want s3://BUCKET/KEY naming one object",
+		"s3://My_Bucket/x.tar.gz": `bucket name "My_Bucket"`,
+	} {
+		err := s3download.Download(context.Background(), uri, filepath.Join(dir, "x"))
+		if assert.Error(t, err, uri) {
+			assert.Contains(t, err.Error(), want, uri)
+			assert.Contains(t, err.Error(), uri)
 		}
-	})
+	}
+	assert.Empty(t, seen, "no request for a bad URI")
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries)
 }

@@ -33,8 +33,9 @@ func BenchmarkStageChannel(b *testing.B) {
 				s := job.Spec{TrainingJobName: "bench", InputDataConfig: []job.Channel{channel("train", "file://"+data, mode)}}
 				root := b.TempDir()
 				p := &plan{spec: s, hosts: []*host{{label: "algo-1"}}, jobDir: root}
-				chans, err := p.planChannels()
-				require.NoError(b, err)
+				var v job.ValidationError
+				chans := p.planChannels(&v)
+				require.NoError(b, v.Err())
 				b.SetBytes(size)
 				b.ReportAllocs()
 				b.ResetTimer()

@@ -17,6 +17,7 @@ import (
 	"github.com/sagemaker-go/training/job"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/internal/s3uri"
 )
 
 // Option configures Run.
@@ -120,10 +121,12 @@ type plan struct {
 // limit enforced, checkpoints synced, and model.tar.gz and output.tar.gz
 // written under <output>/<job>/output/.
 //
-// Bad input (an invalid spec, a missing data path or program, a name or
-// address clash, no container engine) is an error returned before anything
-// starts. Once the hosts run, the outcome is in job.Result.TrainingJobStatus and
-// the error is nil unless the machinery itself failed.
+// Bad input (an invalid spec, a URI outside the S3 root, a missing data
+// path or program, a name or address clash, no container engine, a job
+// directory that cannot be made) is a *job.ValidationError listing every
+// problem, returned before anything starts. Once the hosts run, the outcome
+// is in job.Result.TrainingJobStatus and the error is nil unless the
+// machinery itself failed.
 func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error) {
 	cfg := config{
 		stdout:       os.Stdout,
@@ -143,9 +146,6 @@ func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error)
 	}
 	created := time.Now().UTC()
 	spec = spec.WithDefaults()
-	if err := spec.ValidateLocal(); err != nil {
-		return job.Result{}, fmt.Errorf("invalid job: %w", err)
-	}
 	p, err := prepare(ctx, spec, cfg)
 	if err != nil {
 		return job.Result{}, err
@@ -155,8 +155,45 @@ func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error)
 	return r.run(ctx)
 }
 
-// prepare checks everything that can be checked before anything starts.
+// maxHosts bounds a local run: hosts are processes on this machine with
+// loopback addresses 127.x.y.1-N.
+const maxHosts = 64
+
+// validate checks spec for a local run: job.Spec.Validate, and what only a
+// local run requires.
+func validate(spec job.Spec) *job.ValidationError {
+	v := new(job.ValidationError)
+	errors.As(spec.Validate(), &v)
+	if spec.AlgorithmSpecification.TrainingImage == "" && len(spec.Program) == 0 {
+		v.Add("AlgorithmSpecification.TrainingImage", "a local run needs TrainingImage or Program")
+	}
+	rc := spec.ResourceConfig
+	if len(rc.InstanceGroups) > 0 {
+		total := 0
+		for _, g := range rc.InstanceGroups {
+			total += max(g.InstanceCount, 0)
+		}
+		if total > maxHosts {
+			v.Add("ResourceConfig.InstanceGroups", "a local run supports at most %d hosts, got %d", maxHosts, total)
+		}
+	} else if rc.InstanceCount > maxHosts {
+		v.Add("ResourceConfig.InstanceCount", "a local run supports at most %d hosts, got %d", maxHosts, rc.InstanceCount)
+	}
+	for i, c := range spec.InputDataConfig {
+		if src := c.DataSource.S3DataSource; src != nil && src.S3DataType != "" && src.S3DataType != "S3Prefix" {
+			v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3DataType", i, c.ChannelName), "%s is not supported by local runs (only S3Prefix)", src.S3DataType)
+		}
+	}
+	return v
+}
+
+// prepare checks everything that can be checked before anything starts:
+// every problem found is in one *job.ValidationError.
 func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
+	v := validate(spec)
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("invalid job: %w", err)
+	}
 	p := &plan{spec: spec, cfg: cfg, region: cfg.region}
 	p.arn = fmt.Sprintf("arn:aws:sagemaker:%s:000000000000:training-job/%s", p.region, strings.ToLower(spec.TrainingJobName))
 	p.container = cfg.image || len(spec.Program) == 0
@@ -164,27 +201,25 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 		p.noOverlay = errors.New("disabled")
 	}
 	if p.container && spec.AlgorithmSpecification.TrainingImage == "" {
-		return nil, errors.New("invalid job: job.AlgorithmSpecification.TrainingImage: required to run containers")
+		v.Add("AlgorithmSpecification.TrainingImage", "required to run containers")
+		return nil, fmt.Errorf("invalid job: %w", v)
 	}
-	var errs []error
 	p.hosts = p.planHosts()
-	chans, err := p.planChannels()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	p.channels = chans
+	p.channels = p.planChannels(v)
 	if out, err := p.resolveURI(spec.OutputDataConfig.S3OutputPath); err != nil {
-		errs = append(errs, fmt.Errorf("OutputDataConfig.S3OutputPath: %w", err))
+		v.Add("OutputDataConfig.S3OutputPath", "%v", err)
 	} else {
 		p.outDir = filepath.Join(out, spec.TrainingJobName, "output")
 		p.outURI = strings.TrimRight(spec.OutputDataConfig.S3OutputPath, "/") + "/" + spec.TrainingJobName + "/output"
 	}
-	if p.code, err = p.planCode(); err != nil {
-		errs = append(errs, err)
+	if code, err := p.planCode(); err != nil {
+		v.Add("", "%v", err) // it names the submit directory
+	} else {
+		p.code = code
 	}
 	if c := spec.CheckpointConfig; c != nil {
 		if d, err := p.resolveURI(c.S3Uri); err != nil {
-			errs = append(errs, fmt.Errorf("CheckpointConfig.S3Uri: %w", err))
+			v.Add("CheckpointConfig.S3Uri", "%v", err)
 		} else {
 			p.ckptSrc = d
 		}
@@ -195,18 +230,19 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	}
 	if p.container {
 		if err := p.checkDocker(ctx); err != nil {
-			errs = append(errs, err)
+			v.Add("", "%v", err) // it names TrainingImage, the network or the container
 		}
 	} else {
 		if err := p.checkAddresses(); err != nil {
-			errs = append(errs, err)
+			v.Add("", "%v", err) // it names the host and its address
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("invalid job: %w", err)
 	}
 	if err := p.makeJobDir(); err != nil {
-		return nil, err
+		v.Add("", "%v", err) // it names the job directory
+		return nil, fmt.Errorf("invalid job: %w", v)
 	}
 	if p.code != nil {
 		if err := p.code.unpack(p.jobDir); err != nil {
@@ -218,7 +254,8 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 		argv, err := p.resolveProgram(ctx)
 		if err != nil {
 			p.cleanup()
-			return nil, err
+			v.Add("", "%v", err) // it names Program
+			return nil, fmt.Errorf("invalid job: %w", v)
 		}
 		p.argv = argv
 	}
@@ -265,21 +302,22 @@ func (p *plan) planHosts() []*host {
 	return hosts
 }
 
-// resolveURI maps a file:// or s3:// URI to a local path (s3:// under the
-// S3 root).
+// resolveURI maps a URI of the spec to a local path: a file:// URI is the
+// path it names (relative to the job file), an S3 URI is
+// <s3 root>/BUCKET/KEY, never outside the root.
 func (p *plan) resolveURI(uri string) (string, error) {
-	if strings.HasPrefix(uri, "file://") {
-		return p.spec.LocalPath(uri)
+	u, err := s3uri.Parse(uri)
+	if err != nil {
+		return "", err
 	}
-	scheme, bucket, key, ok := job.SplitS3URI(uri)
-	if !ok || scheme != "s3" {
-		return "", fmt.Errorf("%q: a local run takes file:// or s3:// URIs", uri)
+	if u.Scheme == s3uri.File {
+		return u.FilePath(p.spec.BaseDir)
 	}
 	root, err := filepath.Abs(p.cfg.s3Root)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(root, bucket, filepath.FromSlash(key)), nil
+	return u.LocalPath(root)
 }
 
 // checkAddresses makes sure every host's loopback address can be bound, so a

@@ -569,7 +569,18 @@ func TestLocalBadInput(t *testing.T) {
 	}{
 		{"missing data path", func(s *job.Spec) {
 			s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/nope", "")}
-		}, "channel train: data path " + data + "/nope"},
+		}, "InputDataConfig[0] (train).DataSource.S3DataSource.S3Uri: data path " + data + "/nope"},
+		{"neither image nor program", func(s *job.Spec) { s.Program = nil }, "AlgorithmSpecification.TrainingImage: a local run needs TrainingImage or Program"},
+		{"65 hosts", func(s *job.Spec) { s.ResourceConfig.InstanceCount = 65 }, "ResourceConfig.InstanceCount: a local run supports at most 64 hosts, got 65"},
+		{"65 hosts in groups", func(s *job.Spec) {
+			s.ResourceConfig = job.ResourceConfig{InstanceGroups: []job.InstanceGroup{
+				{InstanceGroupName: "a", InstanceType: "ml.m5.large", InstanceCount: 60},
+				{InstanceGroupName: "b", InstanceType: "ml.m5.large", InstanceCount: 5}}}
+		}, "ResourceConfig.InstanceGroups: a local run supports at most 64 hosts, got 65"},
+		{"manifest file", func(s *job.Spec) {
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+data, "")}
+			s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = "ManifestFile"
+		}, "InputDataConfig[0] (train).DataSource.S3DataSource.S3DataType: ManifestFile is not supported by local runs"},
 		{"missing program", func(s *job.Spec) { s.Program = []string{"./does-not-exist"} }, "Program: ./does-not-exist does not exist"},
 		{"program not on PATH", func(s *job.Spec) { s.Program = []string{"no-such-program-xyz"} }, `Program: "no-such-program-xyz" not found`},
 		{"Go package that does not build", func(s *job.Spec) {
@@ -609,7 +620,8 @@ func TestLocalBadInput(t *testing.T) {
 			var out bytes.Buffer
 			_, err := Run(context.Background(), s, WithOutput(&out), WithProgress(&out),
 				WithS3Root(t.TempDir()), WithDockerCLI("no-such-docker"))
-			require.Error(t, err)
+			var v *job.ValidationError
+			require.ErrorAs(t, err, &v)
 			assert.Contains(t, err.Error(), c.want)
 			assert.NoFileExists(t, marker, "nothing may start")
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/sagemaker-go/training/job"
 
 	"github.com/sagemaker-go/training/channels"
+	"github.com/sagemaker-go/training/internal/s3uri"
 )
 
 // stagedChannel is one input channel resolved to local files.
@@ -32,21 +33,21 @@ type stagedChannel struct {
 // which file: FullyReplicated gives all files to every host; ShardedByS3Key
 // deals them out round-robin in sorted key order (file i to the i mod N-th
 // receiving host), which keeps shards within one file of each other.
-func (p *plan) planChannels() ([]stagedChannel, error) {
+func (p *plan) planChannels(v *job.ValidationError) []stagedChannel {
 	var out []stagedChannel
-	var errs []error
-	for _, c := range p.spec.InputDataConfig {
+	for i, c := range p.spec.InputDataConfig {
 		src := c.DataSource.S3DataSource
+		field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3Uri", i, c.ChannelName)
 		sc := stagedChannel{spec: c, mode: p.spec.EffectiveInputMode(c)}
 		path, err := p.resolveURI(src.S3Uri)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("channel %s: %w", c.ChannelName, err))
+			v.Add(field, "%v", err)
 			continue
 		}
 		sc.src = path
 		info, err := os.Stat(path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("channel %s: data path %s (from %s): %w", c.ChannelName, path, src.S3Uri, err))
+			v.Add(field, "data path %s: %v", path, err)
 			continue
 		}
 		if info.IsDir() {
@@ -55,18 +56,19 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 			sc.root = path
 			files, err := channels.Channel{Name: c.ChannelName, Dir: path}.Files()
 			if err != nil {
-				errs = append(errs, err) // it names the channel and the path
+				v.Add(field, "%v", err) // it names the channel and the path
 				continue
 			}
 			sc.files = files
 			if sc.links, err = hasLinks(path); err != nil {
-				errs = append(errs, fmt.Errorf("channel %s: %w", c.ChannelName, err))
+				v.Add(field, "%v", err)
 				continue
 			}
 			for _, f := range files {
 				rel, err := filepath.Rel(path, f)
-				if err != nil {
-					return nil, err
+				if err != nil || !filepath.IsLocal(rel) {
+					v.Add(field, "%s is not inside the data path %s", f, path)
+					continue
 				}
 				sc.keys = append(sc.keys, filepath.ToSlash(rel))
 			}
@@ -89,7 +91,7 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 		}
 		out = append(out, sc)
 	}
-	return out, errors.Join(errs...)
+	return out
 }
 
 // manifest is the <channel>-manifest file for the files idx. For an s3://
@@ -98,21 +100,21 @@ func (p *plan) planChannels() ([]stagedChannel, error) {
 // channel it is the same with the source directory and file:// URIs.
 func (sc *stagedChannel) manifest(idx []int) []byte {
 	var b strings.Builder
-	scheme, bucket, prefix, ok := job.SplitS3URI(sc.spec.DataSource.S3DataSource.S3Uri)
-	if !ok || scheme != "s3" {
+	u, err := s3uri.Parse(sc.spec.DataSource.S3DataSource.S3Uri)
+	if err != nil || !u.IsS3() {
 		b.WriteString(sc.root + "/\n")
 		for _, i := range idx {
 			b.WriteString("file://" + sc.files[i] + "\n")
 		}
 		return []byte(b.String())
 	}
-	dir := strings.TrimSuffix(prefix, "/") // the keys are relative to it
+	dir := strings.TrimSuffix(u.Key, "/") // the keys are relative to it
 	if sc.root != sc.src {
-		dir = path.Dir(prefix) // the URI names one object
+		dir = path.Dir(u.Key) // the URI names one object
 	}
-	b.WriteString(prefix + "\n")
+	b.WriteString(u.Key + "\n")
 	for _, i := range idx {
-		b.WriteString("s3://" + bucket + "/" + path.Join(dir, sc.keys[i]) + "\n")
+		b.WriteString(s3uri.URI{Scheme: s3uri.S3, Bucket: u.Bucket, Key: path.Join(dir, sc.keys[i])}.String() + "\n")
 	}
 	return []byte(b.String())
 }

@@ -10,28 +10,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/internal/safetar"
 )
 
-// DownloadModel fetches the model.tar.gz at s3uri (a result's
+// DownloadModel fetches the model.tar.gz at uri (a result's
 // ModelArtifacts.S3ModelArtifacts) and unpacks it into dir (created if
 // needed). It returns the paths it wrote, relative to dir.
-func (c *Client) DownloadModel(ctx context.Context, s3uri, dir string) ([]string, error) {
-	bucket, key, ok := strings.Cut(strings.TrimPrefix(s3uri, "s3://"), "/")
-	if !strings.HasPrefix(s3uri, "s3://") || !ok || bucket == "" || key == "" {
-		return nil, fmt.Errorf("model artifacts: want s3://BUCKET/KEY, got %q", s3uri)
+func (c *Client) DownloadModel(ctx context.Context, uri, dir string) ([]string, error) {
+	u, err := s3uri.Parse(uri)
+	if err != nil || !u.IsS3() || u.Key == "" {
+		return nil, fmt.Errorf("model artifacts: want s3://BUCKET/KEY, got %q", uri)
 	}
-	if !strings.HasSuffix(key, ".tar.gz") {
-		return nil, fmt.Errorf("model artifacts %s: not a model.tar.gz (OutputDataConfig.CompressionType NONE?): copy the prefix with `aws s3 cp --recursive`", s3uri)
+	if !strings.HasSuffix(u.Key, ".tar.gz") {
+		return nil, fmt.Errorf("model artifacts %s: not a model.tar.gz (OutputDataConfig.CompressionType NONE?): copy the prefix with `aws s3 cp --recursive`", uri)
 	}
-	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(u.Key)})
 	if err != nil {
-		return nil, fmt.Errorf("downloading %s: %w", s3uri, err)
+		return nil, fmt.Errorf("downloading %s: %w", uri, err)
 	}
 	defer out.Body.Close()
 	files, err := ExtractTarGz(out.Body, dir)
 	if err != nil {
-		return files, fmt.Errorf("%s: %w", s3uri, err)
+		return files, fmt.Errorf("%s: %w", uri, err)
 	}
 	return files, nil
 }

@@ -41,7 +41,7 @@ func WithClock(now func() time.Time) SubmitOption { return func(o *submitOptions
 // Submit checks spec, uploads its file:// channels, and creates the training
 // job. It returns the job name (generated when the spec has none, or from
 // WithBaseName). Nothing is sent when the spec is invalid: the error is then
-// an *InvalidSpecError listing every problem.
+// a *job.ValidationError listing every problem.
 func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption) (string, error) {
 	o := submitOptions{now: time.Now}
 	for _, f := range opts {
@@ -56,8 +56,22 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	// Check everything, including where local channels will go, before
 	// the first call.
 	planned, err := UploadURIs(spec, o.uploadPrefix)
-	if err := errors.Join(Check(planned), err); err != nil {
-		return "", &InvalidSpecError{err}
+	v := new(job.ValidationError)
+	errors.As(err, &v)
+	if err := Check(planned); err != nil {
+		// A file:// channel with nowhere to go is reported once, by UploadURIs.
+		seen := map[string]bool{}
+		for _, p := range v.Problems {
+			seen[p.Field] = true
+		}
+		for _, p := range err.(*job.ValidationError).Problems {
+			if !seen[p.Field] {
+				v.Problems = append(v.Problems, p)
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return "", fmt.Errorf("invalid job: %w", err)
 	}
 	spec, err = c.UploadChannels(ctx, spec, o.uploadPrefix)
 	if err != nil {
@@ -72,13 +86,6 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	}
 	return spec.TrainingJobName, nil
 }
-
-// InvalidSpecError is returned by Submit for a spec that cannot be sent;
-// nothing was uploaded or created.
-type InvalidSpecError struct{ Err error }
-
-func (e *InvalidSpecError) Error() string { return e.Err.Error() }
-func (e *InvalidSpecError) Unwrap() error { return e.Err }
 
 // Describe returns the job's current state.
 func (c *Client) Describe(ctx context.Context, name string) (job.Result, error) {

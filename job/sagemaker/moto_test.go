@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/job/sagemaker"
 	"github.com/sagemaker-go/training/job/sagemaker/mototest"
 )
@@ -50,7 +51,9 @@ func TestMoto(t *testing.T) {
 	sort.Strings(keys)
 	var want []string
 	for _, ch := range spec.InputDataConfig {
-		dir, err := spec.LocalPath(ch.DataSource.S3DataSource.S3Uri)
+		u, err := s3uri.Parse(ch.DataSource.S3DataSource.S3Uri)
+		require.NoError(t, err)
+		dir, err := u.FilePath(spec.BaseDir)
 		require.NoError(t, err)
 		files, err := os.ReadDir(dir)
 		require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/job"
 )
 
@@ -24,9 +25,6 @@ const (
 	DefaultS3DataType     = "S3Prefix"
 	DefaultDistribution   = "FullyReplicated"
 )
-
-// ErrNoRole explains a missing RoleArn.
-var ErrNoRole = errors.New("RoleArn: set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)")
 
 // ToCreateInput maps spec onto a CreateTrainingJob request, field by field,
 // after checking it against the API's limits (Check: every problem in one
@@ -48,12 +46,41 @@ func ToCreateInput(spec job.Spec) (*sm.CreateTrainingJobInput, error) {
 }
 
 // Check reports every way spec breaks the CreateTrainingJob limits or cannot
-// be sent: job.Spec.Validate, plus what to set when RoleArn is missing, and
-// counts that do not fit the API's 32-bit integers.
+// be sent, in one *job.ValidationError: job.Spec.Validate, plus what
+// SageMaker requires and a local run does not (RoleArn, TrainingImage, S3
+// URIs, ml.* instance types), and counts that do not fit the API's 32-bit
+// integers.
 func Check(spec job.Spec) error {
-	errs := []error{spec.WithDefaults().Validate()}
+	v := new(job.ValidationError)
+	errors.As(spec.WithDefaults().Validate(), &v)
 	if spec.RoleArn == "" {
-		errs = append(errs, ErrNoRole)
+		v.Add("RoleArn", "set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)")
+	}
+	if spec.AlgorithmSpecification.TrainingImage == "" {
+		v.Add("AlgorithmSpecification.TrainingImage", "required")
+	}
+	localType := func(field, t string) {
+		if t == "local" || t == "local_gpu" {
+			v.Add(field, "%q is for local runs; SageMaker wants an ml.* instance type", t)
+		}
+	}
+	localType("ResourceConfig.InstanceType", spec.ResourceConfig.InstanceType)
+	for i, g := range spec.ResourceConfig.InstanceGroups {
+		localType(fmt.Sprintf("ResourceConfig.InstanceGroups[%d].InstanceType", i), g.InstanceType)
+	}
+	fileURI := func(field, uri string) {
+		if u, err := s3uri.Parse(uri); err == nil && u.Scheme == s3uri.File {
+			v.Add(field, "file:// URIs are for local runs only; upload the data and give an s3:// URI, got %q", uri)
+		}
+	}
+	for i, ch := range spec.InputDataConfig {
+		if src := ch.DataSource.S3DataSource; src != nil {
+			fileURI(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3Uri", i, ch.ChannelName), src.S3Uri)
+		}
+	}
+	fileURI("OutputDataConfig.S3OutputPath", spec.OutputDataConfig.S3OutputPath)
+	if c := spec.CheckpointConfig; c != nil {
+		fileURI("CheckpointConfig.S3Uri", c.S3Uri)
 	}
 	ints := map[string]int{
 		"ResourceConfig.InstanceCount":              spec.ResourceConfig.InstanceCount,
@@ -67,11 +94,11 @@ func Check(spec job.Spec) error {
 		ints[fmt.Sprintf("ResourceConfig.InstanceGroups[%d].InstanceCount", i)] = g.InstanceCount
 	}
 	for _, k := range slices.Sorted(maps.Keys(ints)) {
-		if v := ints[k]; v > math.MaxInt32 || v < math.MinInt32 {
-			errs = append(errs, fmt.Errorf("%s: want at most %d, got %d", k, math.MaxInt32, v))
+		if n := ints[k]; n > math.MaxInt32 || n < math.MinInt32 {
+			v.Add(k, "want at most %d, got %d", math.MaxInt32, n)
 		}
 	}
-	return errors.Join(errs...)
+	return v.Err()
 }
 
 func toInput(s job.Spec) *sm.CreateTrainingJobInput {

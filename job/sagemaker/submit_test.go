@@ -166,7 +166,7 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 		edit  func(*job.Spec)
 		wants []string
 	}{
-		{"missing role", func(s *job.Spec) { s.RoleArn = "" }, []string{"RoleArn: required", "RoleArn: set it in the job file to the ARN of an IAM role"}},
+		{"missing role", func(s *job.Spec) { s.RoleArn = "" }, []string{"RoleArn: set it in the job file to the ARN of an IAM role"}},
 		{"bad role", func(s *job.Spec) { s.RoleArn = "SageMakerRole" }, []string{"RoleArn: want an IAM role ARN"}},
 		{"program only", func(s *job.Spec) { s.AlgorithmSpecification.TrainingImage = ""; s.Program = []string{"./train"} },
 			[]string{"TrainingImage: required"}},
@@ -196,7 +196,7 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 			s := good()
 			tc.edit(&s)
 			_, err := c.Submit(context.Background(), s)
-			var invalid *sagemaker.InvalidSpecError
+			var invalid *job.ValidationError
 			require.ErrorAs(t, err, &invalid)
 			for _, w := range tc.wants {
 				assert.Contains(t, err.Error(), w)
@@ -204,6 +204,27 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 			assert.Empty(t, f.requests, "nothing may be sent for an invalid spec")
 		})
 	}
+}
+
+// TestCheckReportsEachProblemOnce: what only a local run takes is refused,
+// and a missing RoleArn is one problem.
+func TestCheckReportsEachProblemOnce(t *testing.T) {
+	s := loadSpec(t, "testdata/minimal-job.json")
+	s.TrainingJobName = "check-1"
+	s.RoleArn = ""
+	s.AlgorithmSpecification.TrainingImage = ""
+	s.ResourceConfig.InstanceType = "local"
+	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file:///tmp/ckpt"}
+	err := sagemaker.Check(s)
+	var v *job.ValidationError
+	require.ErrorAs(t, err, &v)
+	var fields []string
+	for _, p := range v.Problems {
+		fields = append(fields, p.Field)
+	}
+	assert.ElementsMatch(t, []string{"RoleArn", "AlgorithmSpecification.TrainingImage", "ResourceConfig.InstanceType", "CheckpointConfig.S3Uri"}, fields)
+	assert.Equal(t, 1, strings.Count(err.Error(), "RoleArn"), err.Error())
+	assert.Contains(t, err.Error(), `ResourceConfig.InstanceType: "local" is for local runs`)
 }
 
 func TestToCreateInputRejectsLocalURIs(t *testing.T) {

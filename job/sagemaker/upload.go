@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/job"
 )
 
@@ -30,16 +30,24 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 	var tm *transfermanager.Client
 	for i, ch := range spec.InputDataConfig {
 		src := ch.DataSource.S3DataSource
-		if src == nil || !strings.HasPrefix(src.S3Uri, "file://") {
+		if src == nil || !isFileURI(src.S3Uri) {
 			continue
 		}
 		key := fmt.Sprintf("InputDataConfig[%d] (%s)", i, ch.ChannelName)
-		local, err := spec.LocalPath(src.S3Uri)
+		u, err := s3uri.Parse(src.S3Uri)
+		if err != nil {
+			return spec, fmt.Errorf("%s: %w", key, err)
+		}
+		local, err := u.FilePath(spec.BaseDir)
 		if err != nil {
 			return spec, fmt.Errorf("%s: %w", key, err)
 		}
 		dst := out.InputDataConfig[i].DataSource.S3DataSource.S3Uri
-		bucket, prefix, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(dst, "s3://"), "/"), "/")
+		to, err := s3uri.Parse(dst)
+		if err != nil {
+			return spec, fmt.Errorf("%s: %w", key, err)
+		}
+		bucket, prefix := to.Bucket, strings.TrimSuffix(to.Key, "/")
 		if tm == nil {
 			tm = transfermanager.New(c.S3)
 		}
@@ -80,51 +88,52 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 // UploadChannels puts them: s3://<prefix>/<job>/input/<channel>/, where
 // prefix is uploadPrefix ("s3://bucket/some/prefix"), or, when that is
 // empty, the bucket of OutputDataConfig.S3OutputPath. The spec must already
-// carry its TrainingJobName. Nothing is uploaded.
+// carry its TrainingJobName. Nothing is uploaded. A channel with nowhere to
+// go is a problem of a *job.ValidationError.
 func UploadURIs(spec job.Spec, uploadPrefix string) (job.Spec, error) {
 	out := spec
 	out.InputDataConfig = append([]job.Channel(nil), spec.InputDataConfig...)
-	var errs []error
+	var v job.ValidationError
 	for i, ch := range out.InputDataConfig {
 		src := ch.DataSource.S3DataSource
-		if src == nil || !strings.HasPrefix(src.S3Uri, "file://") {
+		if src == nil || !isFileURI(src.S3Uri) {
 			continue
 		}
-		bucket, prefix, err := uploadTarget(spec, uploadPrefix)
+		to, err := uploadTarget(spec, uploadPrefix)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("InputDataConfig[%d] (%s): %s is a local path and SageMaker reads only S3: %w", i, ch.ChannelName, src.S3Uri, err))
+			v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3Uri", i, ch.ChannelName),
+				"%s is a local path and SageMaker reads only S3: %v", src.S3Uri, err)
 			continue
 		}
 		ds := *src
-		ds.S3Uri = "s3://" + bucket + "/" + path.Join(prefix, spec.TrainingJobName, "input", ch.ChannelName) + "/"
+		ds.S3Uri = to.Join(spec.TrainingJobName, "input", ch.ChannelName).String() + "/"
 		out.InputDataConfig[i].DataSource.S3DataSource = &ds
 	}
-	return out, errors.Join(errs...)
+	return out, v.Err()
+}
+
+func isFileURI(uri string) bool {
+	u, err := s3uri.Parse(uri)
+	return err == nil && u.Scheme == s3uri.File
 }
 
 // ErrNoUploadTarget is returned for a file:// channel when there is no S3
 // bucket to upload it to.
 var ErrNoUploadTarget = errors.New("no S3 bucket to upload it to: give an upload prefix (--upload-prefix s3://BUCKET/PREFIX) or an s3:// OutputDataConfig.S3OutputPath")
 
-func uploadTarget(spec job.Spec, uploadPrefix string) (bucket, prefix string, err error) {
-	u := uploadPrefix
-	if u == "" {
-		out := spec.OutputDataConfig.S3OutputPath
-		if !strings.HasPrefix(out, "s3://") {
-			return "", "", ErrNoUploadTarget
+// uploadTarget is the S3 prefix file:// channels go under.
+func uploadTarget(spec job.Spec, uploadPrefix string) (s3uri.URI, error) {
+	if uploadPrefix == "" {
+		u, err := s3uri.Parse(spec.OutputDataConfig.S3OutputPath)
+		if err != nil || !u.IsS3() {
+			return s3uri.URI{}, ErrNoUploadTarget
 		}
-		bucket, _, _ = strings.Cut(strings.TrimPrefix(out, "s3://"), "/")
-		if bucket == "" {
-			return "", "", ErrNoUploadTarget
-		}
-		return bucket, "", nil
+		u.Key = ""
+		return u, nil
 	}
-	if !strings.HasPrefix(u, "s3://") {
-		return "", "", fmt.Errorf("upload prefix: want s3://BUCKET/PREFIX, got %q", u)
+	u, err := s3uri.Parse(uploadPrefix)
+	if err != nil || !u.IsS3() {
+		return s3uri.URI{}, fmt.Errorf("upload prefix: want s3://BUCKET/PREFIX, got %q", uploadPrefix)
 	}
-	bucket, prefix, _ = strings.Cut(strings.TrimPrefix(u, "s3://"), "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("upload prefix: want s3://BUCKET/PREFIX, got %q", u)
-	}
-	return bucket, strings.Trim(prefix, "/"), nil
+	return u, nil
 }
