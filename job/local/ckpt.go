@@ -29,34 +29,65 @@ type ckptSync struct {
 	seen []map[string]fileStamp // per host: relative path -> last synced stamp
 }
 
+// restoreStats says what restoreCheckpoints did.
+type restoreStats struct {
+	files, reflinked int // files restored into all hosts; how many as reflinks
+	bytes            int64
+	took             time.Duration
+}
+
+func (st restoreStats) String() string {
+	how := "copied"
+	switch {
+	case st.files == 0:
+		return "no checkpoint to restore"
+	case st.reflinked == st.files:
+		how = "reflinked"
+	case st.reflinked > 0:
+		how = fmt.Sprintf("%d reflinked, the others copied", st.reflinked)
+	}
+	return fmt.Sprintf("%d checkpoint files (%.1f MiB) restored in %s (%s)", st.files, float64(st.bytes)/(1<<20), st.took.Round(10*time.Microsecond), how)
+}
+
 // restoreCheckpoints copies what is under the checkpoint URI into each
-// host's checkpoint directory before the hosts start.
-func restoreCheckpoints(p *plan) (*ckptSync, error) {
+// host's checkpoint directory before the hosts start, with reflinks where
+// the file system allows (cloneFile), never with links that would share
+// writes.
+func restoreCheckpoints(p *plan) (*ckptSync, restoreStats, error) {
+	start := time.Now()
+	var st restoreStats
 	s := &ckptSync{dst: p.ckptSrc}
 	if err := os.MkdirAll(p.ckptSrc, 0o755); err != nil {
-		return nil, fmt.Errorf("checkpoints: %w", err)
+		return nil, st, fmt.Errorf("checkpoints: %w", err)
 	}
 	for _, h := range p.hosts {
 		s.dirs = append(s.dirs, h.ckptDir)
 		seen := map[string]fileStamp{}
 		err := walkFiles(p.ckptSrc, func(rel string, info fs.FileInfo) error {
 			dst := filepath.Join(h.ckptDir, rel)
-			if err := copyFile(filepath.Join(p.ckptSrc, rel), dst); err != nil {
-				return err
-			}
-			st, err := os.Stat(dst)
+			reflinked, err := cloneFile(filepath.Join(p.ckptSrc, rel), dst)
 			if err != nil {
 				return err
 			}
-			seen[rel] = fileStamp{st.Size(), st.ModTime()}
+			st.files++
+			st.bytes += info.Size()
+			if reflinked {
+				st.reflinked++
+			}
+			got, err := os.Stat(dst)
+			if err != nil {
+				return err
+			}
+			seen[rel] = fileStamp{got.Size(), got.ModTime()}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("restoring checkpoints from %s: %w", p.ckptSrc, err)
+			return nil, st, fmt.Errorf("restoring checkpoints from %s: %w", p.ckptSrc, err)
 		}
 		s.seen = append(s.seen, seen)
 	}
-	return s, nil
+	st.took = time.Since(start)
+	return s, st, nil
 }
 
 func (s *ckptSync) loop(stop <-chan struct{}, every time.Duration) {

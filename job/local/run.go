@@ -141,9 +141,11 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 	var syncer *ckptSync
 	if p.ckptSrc != "" {
 		var err error
-		if syncer, err = restoreCheckpoints(p); err != nil {
+		var st restoreStats
+		if syncer, st, err = restoreCheckpoints(p); err != nil {
 			return r.abort(err)
 		}
+		r.progressf("%s", st)
 	}
 	feeders, err := r.startFeeders(ctx)
 	if err != nil {
