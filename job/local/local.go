@@ -96,23 +96,24 @@ type host struct {
 
 // plan is everything Run decided before starting anything.
 type plan struct {
-	spec      job.Spec
-	cfg       config
-	jobDir    string
-	tempDir   bool
-	hosts     []*host
-	channels  []stagedChannel
-	argv      []string // process mode
-	container bool
-	outDir    string // <output>/<job>/output on this machine
-	outURI    string // the same as a URI of the spec's kind
-	ckptSrc   string // local directory standing for job.CheckpointConfig.S3Uri
-	ckptPath  string // LocalPath as the program sees it
-	arn       string
-	region    string
-	code      *localCode // a local sagemaker_submit_directory
-	mounts    []string   // mounts to undo, in order
-	noOverlay error      // why no copy-on-write overlay can be mounted
+	spec       job.Spec
+	cfg        config
+	jobDir     string
+	tempDir    bool
+	hosts      []*host
+	channels   []stagedChannel
+	argv       []string // process mode
+	container  bool
+	outDir     string // <output>/<job>/output on this machine
+	outURI     string // the same as a URI of the spec's kind
+	ckptSrc    string // local directory standing for job.CheckpointConfig.S3Uri
+	ckptPath   string // LocalPath as the program sees it
+	arn        string
+	region     string
+	code       *localCode // a local sagemaker_submit_directory
+	mounts     []string   // mounts to undo, in order
+	noOverlay  error      // why no copy-on-write overlay can be mounted
+	keepJobDir bool       // the job directory holds what could not be written out
 }
 
 // Run runs the job on this machine the way SageMaker runs it: one
@@ -374,7 +375,7 @@ func (p *plan) cleanup() {
 		unmount(p.mounts[i])
 	}
 	p.mounts = nil
-	if p.jobDir == "" || !p.tempDir || p.cfg.keep {
+	if p.jobDir == "" || !p.tempDir || p.cfg.keep || p.keepJobDir {
 		return
 	}
 	makeWritable(p.jobDir)

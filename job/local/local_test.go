@@ -957,38 +957,6 @@ func TestLocalProgress(t *testing.T) {
 	assertClean(t, tmp, "", res)
 }
 
-func TestTarGzUnionOfHosts(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	write := func(root, name, text string) {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, name), []byte(text), 0o644))
-	}
-	write(a, "model.json", "from algo-1")
-	write(a, "sub/x", "x of algo-1")
-	write(b, "model.json", "from algo-2")
-	write(b, "only-2", "2")
-	require.NoError(t, os.Symlink(filepath.Join(a, "sub", "x"), filepath.Join(b, "link")))
-	require.NoError(t, os.Symlink(filepath.Join(b, "gone"), filepath.Join(b, "dangling")))
-	elsewhere := t.TempDir()
-	write(elsewhere, "y", "y elsewhere")
-	require.NoError(t, os.Symlink(elsewhere, filepath.Join(b, "linkdir")))
-	require.NoError(t, os.Symlink(a, filepath.Join(a, "sub", "loop"))) // back to its own root
-	none := filepath.Join(t.TempDir(), "missing")                      // a host that wrote no model directory
-	out := t.TempDir()
-	dst := filepath.Join(out, "model.tar.gz")
-	require.NoError(t, tarGz(dst, []string{a, none, b}))
-	assert.Equal(t, map[string][]byte{
-		"model.json": []byte("from algo-2"), // the later host wins
-		"sub/x":      []byte("x of algo-1"),
-		"only-2":     []byte("2"),
-		"link":       []byte("x of algo-1"), // links are followed
-		"linkdir/y":  []byte("y elsewhere"), // into directories too
-	}, readTarGz(t, dst))
-	ents, err := os.ReadDir(out)
-	require.NoError(t, err)
-	assert.Len(t, ents, 1, "no temporary file left beside the tar")
-}
-
 func TestCheckAddressesReportsClashes(t *testing.T) {
 	p := &plan{hosts: []*host{
 		{label: "algo-1", name: "127.0.0.1"},

@@ -293,7 +293,17 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 
 	r.transition(job.SecondaryUploading, "Uploading generated training model")
 	if err := p.writeArtifacts(); err != nil {
-		errs = append(errs, err)
+		// The hosts' trees hold the only copy of the model: keep them.
+		p.keepJobDir = true
+		msg := fmt.Sprintf("the model and output could not be written: %v; the job directory %s is kept, with each host's model/ and output/data/ (%s)",
+			err, p.jobDir, filepath.Join(p.jobDir, p.hosts[0].label, "model"))
+		r.progressf("%s", msg)
+		reason := "ClientError: " + msg
+		if r.res.FailureReason != "" {
+			reason = r.res.FailureReason + "\n" + reason
+		}
+		r.res.FailureReason = failure.Truncate(reason)
+		status, secondary = job.StatusFailed, job.SecondaryFailed
 	} else {
 		r.res.ModelArtifacts = &job.ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
 		r.res.OutputDataS3Uri = p.outURI + "/output.tar.gz"
