@@ -10,6 +10,12 @@ import (
 	"github.com/sagemaker-go/training/internal/entry"
 )
 
+// reasoner is an error with its own failure file text.
+type reasoner interface {
+	error
+	reason() string
+}
+
 // exitError reports a program (or pip) that the wrapper ran and that did not exit 0.
 type exitError struct {
 	Class  string   // the toolkit's error class: ExecuteUserScriptError, InstallModuleError, InstallRequirementsError
@@ -18,6 +24,7 @@ type exitError struct {
 	Signal syscall.Signal
 	Killed bool   // killed by the wrapper with SIGKILL after a stop request
 	Stderr string // the last lines of its stderr
+	Note   string // what train adds to ExtraInfo
 }
 
 func (e *exitError) Error() string {
@@ -39,6 +46,12 @@ func (e *exitError) reason() string {
 		extra = "OutOfMemory: Process killed by SIGKILL (signal 9)"
 	case e.Signal != 0:
 		extra = fmt.Sprintf("Process killed by %v (signal %d)", e.Signal, int(e.Signal))
+	}
+	if e.Note != "" {
+		if extra != "" {
+			extra += "; "
+		}
+		extra += e.Note
 	}
 	return entry.FailureReason(e.Class, e.Code, e.Stderr, extra, entry.Quote(e.Argv), failure.MaxLen)
 }

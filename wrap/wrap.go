@@ -169,6 +169,9 @@ func Main(opts ...Option) {
 const usage = "usage: train [train]\n\nRuns the program named by SAGEMAKER_PROGRAM (or the sagemaker_program\nhyperparameter) under the SageMaker training contract; see `go doc github.com/sagemaker-go/training/wrap`."
 
 func (c *config) main() int {
+	if len(c.args) > 0 && c.args[0] == execRankArg {
+		return c.execRank(c.args[1:])
+	}
 	// Signals first: the first SIGTERM/SIGINT cancels ctx, also while the
 	// tree loads (the run then ends as a stop before the program started);
 	// a running program gets the signal and the grace period; a second one
@@ -207,9 +210,9 @@ func (c *config) main() int {
 	err = x.run(ctx, c.program)
 	if err != nil {
 		reason := err.Error()
-		var xe *exitError
-		if errors.As(err, &xe) {
-			reason = xe.reason()
+		var r reasoner
+		if errors.As(err, &r) {
+			reason = r.reason()
 		}
 		return entry.Report(c.log, e.Paths.Failure, err, reason, failure.ExitCode(err))
 	}
@@ -271,6 +274,10 @@ func (x *wrapper) run(ctx context.Context, program string) error {
 	if err != nil {
 		return err
 	}
+	l, err := planLaunch(e)
+	if err != nil {
+		return err
+	}
 	if kind == kindPythonPackage || kind == kindPythonProgram {
 		if err := x.install(ctx, code, kind); err != nil {
 			if serr := x.stopped(ctx); serr != nil {
@@ -297,7 +304,13 @@ func (x *wrapper) run(ctx context.Context, program string) error {
 			return failure.Platform(fmt.Errorf("resourceconfig.json: hosts: %w", err))
 		}
 	}
-	log.Info("Invoking user script", "command", entry.Quote(argv), "cwd", code)
+	switch l.kind {
+	case launchMPI, launchSMDDP:
+		return x.launchMPI(ctx, l, argv, kind, environ, code)
+	case launchTorchrun:
+		return x.launchTorchrun(ctx, l, argv, kind, environ, code)
+	}
+	log.Info("Invoking user script", "command", boundedCommand(argv), "cwd", code)
 	return x.spawn(ctx, "ExecuteUserScriptError", argv, environ, code, true)
 }
 
