@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sagemaker-go/training/internal/entry"
-	"github.com/sagemaker-go/training/internal/proc"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +14,9 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/proc"
+	"github.com/sagemaker-go/training/outputsync"
 )
 
 // DefaultGracePeriod is how long Run waits for train to return after a
@@ -38,6 +39,9 @@ type runConfig struct {
 	logOut  io.Writer
 	exit    func(int)
 	args    []string
+	// intermediate starts the intermediate output's upload; set only by
+	// WithUploader, so that a program without it links none of it.
+	intermediate func(ctx context.Context, log *slog.Logger, e env.Env) (finish func(), err error)
 }
 
 // WithGracePeriod sets how long train has to return after SIGTERM or
@@ -51,6 +55,23 @@ func WithLogHandler(h slog.Handler) RunOption { return func(c *runConfig) { c.ha
 
 // WithLogOutput makes Run's own handler write to w instead of stderr.
 func WithLogOutput(w io.Writer) RunOption { return func(c *runConfig) { c.logOut = w } }
+
+// WithUploader uploads the intermediate output (output/intermediate) while
+// train runs, as the train entrypoint and the Python toolkit do, when the
+// sagemaker_s3_output hyperparameter is an s3:// URL: with
+//
+//	runner.Run(train, runner.WithUploader(s3sync.Open))
+//
+// (package outputsync/s3sync, which links the AWS SDK; a program without
+// this option does not). See package wrap for the rules and the key layout.
+func WithUploader(open outputsync.Open) RunOption {
+	return func(c *runConfig) {
+		c.intermediate = func(ctx context.Context, log *slog.Logger, e env.Env) (func(), error) {
+			sync, err := entry.StartIntermediate(ctx, log, e, open)
+			return sync.Finish, err
+		}
+	}
+}
 
 // WithExit replaces os.Exit (for tests). If exit returns, so does Run.
 func WithExit(exit func(code int)) RunOption { return func(c *runConfig) { c.exit = exit } }
@@ -110,6 +131,12 @@ func (c *runConfig) run(train TrainFunc) int {
 		"hyperparameters", e.Hyperparameters.Len(),
 		"pid", os.Getpid(),
 		"load", time.Since(t0).Round(time.Microsecond))
+	finishSync := func() {}
+	if c.intermediate != nil {
+		if finishSync, err = c.intermediate(ctx, log, e); err != nil {
+			return entry.Report(log, e.Paths.Failure, err, err.Error(), failure.ExitCode(err))
+		}
+	}
 
 	var res runResult
 	returned := make(chan struct{})
@@ -136,6 +163,7 @@ func (c *runConfig) run(train TrainFunc) int {
 			}
 			return true
 		})
+	finishSync()
 	stop, stopped := stops.Signal()
 	if why != "" {
 		err := fmt.Errorf("stopped by %s: %s", proc.SigName(stop), why)

@@ -24,7 +24,14 @@
 //     argv env's Args() (or the --name=value form), and the code dir as cwd;
 //   - SIGTERM and SIGINT are forwarded to the program's process group,
 //     SIGKILL follows after the grace period; a second signal kills at once;
-//   - it waits for all hosts to resolve, except in local mode.
+//   - it waits for all hosts to resolve, except in local mode;
+//   - with WithUploader, when the sagemaker_s3_output hyperparameter is an
+//     s3:// URL and output/intermediate does not exist yet, it creates that
+//     directory and uploads its files while the program runs, to
+//     <URL>/<TRAINING_JOB_NAME>/output/intermediate/<relative path> (the
+//     toolkit's layout; see package outputsync for what is uploaded when),
+//     and once more after the program ends (at most SMTRAIN_FLUSH_TIMEOUT,
+//     default 2m).
 //
 // The exit code is the program's own (128+signal when killed), 127 for a
 // program that does not exist, 126 for one that cannot be executed, pip's
@@ -38,7 +45,9 @@
 // SMTRAIN_GRACE_PERIOD (how long the program may run after SIGTERM before
 // it is killed, a Go duration; default 100s); SMTRAIN_EQUALS_ARGS=true (pass
 // hyperparameters as --name=value, for programs using Go's flag package);
-// SMTRAIN_LOG_FORMAT=json (log as JSON).
+// SMTRAIN_LOG_FORMAT=json (log as JSON); SMTRAIN_FLUSH_TIMEOUT (the bound of
+// the intermediate output's last upload); with WithUploader, AWS_REGION or
+// SAGEMAKER_REGION and S3_ENDPOINT_URL.
 //
 // As PID 1 (a container without an init), Main reaps every child of the
 // process, orphans included.
@@ -60,6 +69,7 @@ import (
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
+	"github.com/sagemaker-go/training/outputsync"
 )
 
 // DefaultGracePeriod is how long the program may run after a stop signal
@@ -93,6 +103,7 @@ type config struct {
 	graceSet       bool
 	equalsArgs     bool
 	download       Downloader
+	upload         outputsync.Open
 	maxTotal       int64
 	maxFile        int64
 	python         string
@@ -119,6 +130,12 @@ func WithGracePeriod(d time.Duration) Option {
 // internal/s3download.Download; this package itself does not link the AWS
 // SDK.
 func WithDownloader(d Downloader) Option { return func(c *config) { c.download = d } }
+
+// WithUploader sets how the intermediate output is uploaded while the
+// program runs, when the sagemaker_s3_output hyperparameter asks for it
+// (see the package documentation). Without one, it is not uploaded.
+// cmd/train passes outputsync/s3sync.Open.
+func WithUploader(open outputsync.Open) Option { return func(c *config) { c.upload = open } }
 
 // WithSubmitLimits bounds what a sagemaker_submit_directory may put in the
 // code directory: total bytes of all files, and bytes of any one file.
@@ -304,6 +321,11 @@ func (x *wrapper) run(ctx context.Context, program string) error {
 			return failure.Platform(fmt.Errorf("resourceconfig.json: hosts: %w", err))
 		}
 	}
+	sync, err := entry.StartIntermediate(ctx, log, e, x.cfg.upload)
+	if err != nil {
+		return err
+	}
+	defer sync.Finish()
 	switch l.kind {
 	case launchMPI, launchSMDDP:
 		return x.launchMPI(ctx, l, argv, kind, environ, code)

@@ -3,8 +3,9 @@
 // train`, and train runs the program named by SAGEMAKER_PROGRAM (or the
 // sagemaker_program hyperparameter) under the SageMaker training contract,
 // as the Python toolkit's train does. See package wrap for what it does and
-// the variables it reads; this command adds the S3 download of an s3://
-// sagemaker_submit_directory (AWS_REGION / SAGEMAKER_REGION, and
+// the variables it reads; this command adds Amazon S3: the download of an
+// s3:// sagemaker_submit_directory and the upload of the intermediate output
+// when sagemaker_s3_output is set (AWS_REGION / SAGEMAKER_REGION, and
 // S3_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 for another endpoint).
 //
 // Usage:
@@ -14,7 +15,10 @@ package main
 
 import (
 	"github.com/sagemaker-go/training/internal/s3download"
+	"github.com/sagemaker-go/training/outputsync/s3sync"
 	"github.com/sagemaker-go/training/wrap"
 )
 
-func main() { wrap.Main(wrap.WithDownloader(s3download.Download)) }
+func main() {
+	wrap.Main(wrap.WithDownloader(s3download.Download), wrap.WithUploader(s3sync.Open))
+}

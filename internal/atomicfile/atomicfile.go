@@ -24,10 +24,25 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	})
 }
 
+// Option changes how WriteFunc writes.
+type Option func(*options)
+
+type options struct{ noSync bool }
+
+// NoSync leaves out the syncs: a reader still sees the old content or the
+// new, never part of it, but a crash may lose the new content. For copies
+// that can be made again (a local run's stand-in for S3), where a sync per
+// file costs more than the copy.
+func NoSync() Option { return func(o *options) { o.noSync = true } }
+
 // WriteFunc writes what write writes to path with permissions perm,
 // atomically, as Write does. When write returns an error, path is left as
 // it was and the error is returned, naming path.
-func WriteFunc(path string, perm fs.FileMode, write func(w io.Writer) error) error {
+func WriteFunc(path string, perm fs.FileMode, write func(w io.Writer) error, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -38,7 +53,7 @@ func WriteFunc(path string, perm fs.FileMode, write func(w io.Writer) error) err
 	if err == nil {
 		err = f.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && !o.noSync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -50,6 +65,9 @@ func WriteFunc(path string, perm fs.FileMode, write func(w io.Writer) error) err
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if o.noSync {
+		return nil
 	}
 	return syncDir(dir)
 }

@@ -1,7 +1,8 @@
 // Package s3download fetches one object from Amazon S3 into a local file. It
 // is what the train entrypoint uses for an s3:// sagemaker_submit_directory,
-// and the only package of the entrypoint that links the AWS SDK (the runner
-// package does not, so a Go program built on runner.Run does not pay for it).
+// and makes the S3 client of the entrypoint (NewClient, also used by
+// outputsync/s3sync). The runner package links neither, so a Go program built
+// on runner.Run does not pay for the AWS SDK unless it opts in.
 //
 // The client honours the region and endpoint variables the Python toolkit
 // reads: AWS_REGION, else SAGEMAKER_REGION; S3_ENDPOINT_URL, else the SDK's
@@ -11,6 +12,7 @@ package s3download
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,20 +57,20 @@ func Endpoint() string {
 	return os.Getenv("AWS_ENDPOINT_URL_S3")
 }
 
-// Download fetches the object named by uri into the file dst. dst appears
-// complete or not at all (the object is written to a temporary file in the
-// same directory and renamed).
-func Download(ctx context.Context, uri, dst string) error {
-	bucket, key, err := object(uri)
-	if err != nil {
-		return err
-	}
+// NewClient returns an S3 client for the train entrypoint: the standard
+// AWS chain with the region of Region(), and, when Endpoint() names one, that
+// endpoint with path-style requests. where names the endpoint for error
+// messages.
+func NewClient(ctx context.Context) (client *s3.Client, where string, err error) {
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(Region()))
 	if err != nil {
-		return fmt.Errorf("download %s: aws config: %w", uri, err)
+		return nil, "", fmt.Errorf("aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, "", errors.New("no AWS region: set AWS_REGION (SageMaker sets it in a training container)")
 	}
 	endpoint := Endpoint()
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+	client = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		// The SDK's logger writes to stderr, outside train's log; the one
 		// thing it says for a GetObject is, at DEBUG, that the object has
 		// no checksum to validate (objects uploaded without one, most
@@ -79,12 +81,27 @@ func Download(ctx context.Context, uri, dst string) error {
 			o.UsePathStyle = true
 		}
 	})
+	where = "the S3 endpoint of region " + cfg.Region
+	if endpoint != "" {
+		where = endpoint
+	}
+	return client, where, nil
+}
+
+// Download fetches the object named by uri into the file dst. dst appears
+// complete or not at all (the object is written to a temporary file in the
+// same directory and renamed).
+func Download(ctx context.Context, uri, dst string) error {
+	bucket, key, err := object(uri)
+	if err != nil {
+		return err
+	}
+	client, where, err := NewClient(ctx)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", uri, err)
+	}
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		where := "the S3 endpoint of region " + cfg.Region
-		if endpoint != "" {
-			where = endpoint
-		}
 		return fmt.Errorf("download %s from %s: %w", uri, where, err)
 	}
 	defer out.Body.Close()
