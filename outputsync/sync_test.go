@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/atomicfile"
+	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/outputsync"
 )
 
@@ -460,4 +462,29 @@ func ExampleStart() {
 	data, _ := os.ReadFile(filepath.Join(dst, "epoch-1.json"))
 	fmt.Println(string(data))
 	// Output: {"loss": 0.5}
+}
+
+// TestIntermediateURIAsPython compares the layout with the toolkit's own
+// code (urlparse and os.path.join) where python3 is available.
+func TestIntermediateURIAsPython(t *testing.T) {
+	testenv.Need(t, "python3")
+	inputs := []string{"s3://b/p/q", "S3://B/p?x#y", "s3://b", "s3://b/", "s3://b//p/", "s3://b/a%20b;p", "s3://b/p/?", "s3://user@b:9/p"}
+	script := `import sys, os
+from urllib.parse import urlparse
+for line in sys.stdin.read().split("\n"):
+    if not line: continue
+    u = urlparse(line)
+    print("s3://" + u.netloc + "/" + os.path.join(u.path.lstrip("/"), "job-1", "output", "intermediate"))
+`
+	cmd := exec.Command("python3", "-c", script)
+	cmd.Stdin = strings.NewReader(strings.Join(inputs, "\n") + "\n")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	want := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	require.Len(t, want, len(inputs))
+	for i, in := range inputs {
+		got, err := outputsync.IntermediateURI(in, "job-1")
+		require.NoError(t, err, in)
+		assert.Equal(t, want[i], got, in)
+	}
 }

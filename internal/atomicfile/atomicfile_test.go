@@ -73,6 +73,28 @@ func TestWriteFunc(t *testing.T) {
 	assert.Equal(t, "new", string(data))
 }
 
+// TestNoSync: without the syncs the file still appears whole, and a
+// failing writer still leaves the old content.
+func TestNoSync(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "copy.bin")
+	require.NoError(t, atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		_, err := io.WriteString(w, "copied")
+		return err
+	}, atomicfile.NoSync()))
+	err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		w.Write([]byte("part"))
+		return errors.New("source vanished")
+	}, atomicfile.NoSync())
+	require.ErrorContains(t, err, "source vanished")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "copied", string(data))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+}
+
 func TestIsTemp(t *testing.T) {
 	dir := t.TempDir()
 	var seen string
