@@ -17,15 +17,15 @@ func TestIsTemp(t *testing.T) {
 		"model.ckpt.index.tempstate18446744073709551615": true,
 		"model.ckpt-1.data-00000-of-00001.tempstate12":   true,
 		"checkpoint.tmp0123456789abcdef0123456789abcdef": true,
-		"model.ckpt.index":                               false,
-		"notes.tempstate":                                false,
-		"x.tempstate12a":                                 false,
-		".tempstate1":                                    false,
-		"log.tmp":                                        false,
-		"data.tmp0123456789abcdef0123456789abcde":        false, // 31 digits
-		"data.tmp0123456789ABCDEF0123456789abcdef":       false, // uuid4().hex is lower case
-		"events.out.tfevents.1700000000.algo-1":          false,
-		"epoch-1.json":                                   false,
+		"model.ckpt.index": false,
+		"notes.tempstate":  false,
+		"x.tempstate12a":   false,
+		".tempstate1":      false,
+		"log.tmp":          false,
+		"data.tmp0123456789abcdef0123456789abcde":  false, // 31 digits
+		"data.tmp0123456789ABCDEF0123456789abcdef": false, // uuid4().hex is lower case
+		"events.out.tfevents.1700000000.algo-1":    false,
+		"epoch-1.json":                             false,
 	} {
 		assert.Equal(t, want, isTemp(name), name)
 	}

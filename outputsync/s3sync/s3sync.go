@@ -18,13 +18,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 
 	"github.com/sagemaker-go/training/internal/s3download"
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/outputsync"
 )
 
@@ -46,14 +46,14 @@ func Open(ctx context.Context, uri string) (outputsync.Uploader, error) {
 // parse splits s3://bucket/prefix; the prefix loses its leading and
 // trailing slashes.
 func parse(uri string) (bucket, prefix string, err error) {
-	u, err := url.Parse(uri)
+	u, err := s3uri.Parse(uri)
 	if err != nil {
-		return "", "", fmt.Errorf("s3 uri %q: %w", uri, err)
+		return "", "", err
 	}
-	if !strings.EqualFold(u.Scheme, "s3") || u.Host == "" {
-		return "", "", fmt.Errorf("s3 uri %q: want s3://BUCKET/PREFIX", uri)
+	if u.Scheme != s3uri.S3 {
+		return "", "", fmt.Errorf("URI %q: want s3://BUCKET/PREFIX", uri)
 	}
-	return u.Host, strings.Trim(u.Path, "/"), nil
+	return u.Bucket, strings.Trim(u.Key, "/"), nil
 }
 
 type uploader struct {

@@ -49,8 +49,9 @@ func motoBucket(tb testing.TB, bucket string) (string, *s3.Client) {
 func TestOpenErrors(t *testing.T) {
 	awsEnv(t, "http://127.0.0.1:1")
 	for uri, want := range map[string]string{
-		"gs://bucket/x": "want s3://BUCKET/PREFIX",
-		"s3:///x":       "want s3://BUCKET/PREFIX",
+		"gs://bucket/x": "want scheme s3",
+		"s3:///x":       "bucket",
+		"file:///tmp/x": "want s3://BUCKET/PREFIX",
 	} {
 		_, err := s3sync.Open(context.Background(), uri)
 		assert.ErrorContains(t, err, want, uri)
