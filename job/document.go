@@ -409,6 +409,17 @@ func describeShape(sh *apimodel.Shape) string {
 	return "a number"
 }
 
+// CheckRequired reports, in one error, every member that CreateTrainingJob
+// requires and s lacks, at every depth ("AlgorithmSpecification.TrainingInputMode",
+// "InputDataConfig[0].DataSource.S3DataSource.S3DataType"), as the API
+// model marks them. A local run applies the platform's defaults instead;
+// a request sent to SageMaker must carry them.
+func (s Spec) CheckRequired() error {
+	var p ValidationError
+	s.missingRequired(&p)
+	return p.Err()
+}
+
 // missingRequired reports the members the API model marks required that s
 // lacks, at every depth.
 func (s Spec) missingRequired(p *ValidationError) {
@@ -428,6 +439,10 @@ func (s Spec) missingRequired(p *ValidationError) {
 				field := r
 				if path != "" {
 					field = path + "." + r
+				}
+				if field == "RoleArn" {
+					p.Add(field, "set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)")
+					continue
 				}
 				p.Add(field, "required by CreateTrainingJob")
 			}

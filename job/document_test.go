@@ -219,7 +219,7 @@ func TestMissingRequired(t *testing.T) {
 		got = append(got, e.Error())
 	}
 	assert.Equal(t, []string{
-		"RoleArn: required by CreateTrainingJob",
+		"RoleArn: set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)",
 		"OutputDataConfig: required by CreateTrainingJob",
 		"AlgorithmSpecification.TrainingInputMode: required by CreateTrainingJob",
 		"InputDataConfig[1].ChannelName: required by CreateTrainingJob",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sagemaker-go/training/internal/cli"
+	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/sagemaker"
 )
@@ -23,6 +24,7 @@ func init() {
 // awsFlags are the flags every SageMaker command takes.
 type awsFlags struct {
 	region, endpoint, s3Endpoint, logsEndpoint string
+	timeout                                    time.Duration
 }
 
 func (a *awsFlags) register(fs *flag.FlagSet) {
@@ -30,10 +32,11 @@ func (a *awsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.endpoint, "endpoint-url", "", "SageMaker endpoint URL (default: the region's, or AWS_ENDPOINT_URL_SAGEMAKER)")
 	fs.StringVar(&a.s3Endpoint, "s3-endpoint-url", "", "S3 endpoint URL for uploads and downloads, path-style (default: AWS_ENDPOINT_URL_S3)")
 	fs.StringVar(&a.logsEndpoint, "logs-endpoint-url", "", "CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)")
+	fs.DurationVar(&a.timeout, "timeout", idlehttp.DefaultIdle, "how long an endpoint may stay silent (connecting, answering, sending a body) before the attempt fails")
 }
 
 func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
-	var opts []sagemaker.Option
+	opts := []sagemaker.Option{sagemaker.WithTimeout(a.timeout)}
 	if a.region != "" {
 		opts = append(opts, sagemaker.WithRegion(a.region))
 	}

@@ -15,14 +15,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/internal/s3uri"
 )
 
@@ -61,8 +65,14 @@ func Endpoint() string {
 // AWS chain with the region of Region(), and, when Endpoint() names one, that
 // endpoint with path-style requests. where names the endpoint for error
 // messages.
+// Its connections fail when they stay silent for idlehttp.DefaultIdle.
 func NewClient(ctx context.Context) (client *s3.Client, where string, err error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(Region()))
+	return newClient(ctx, idlehttp.DefaultIdle)
+}
+
+func newClient(ctx context.Context, idle time.Duration) (client *s3.Client, where string, err error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(Region()),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { idlehttp.Configure(tr, idle) })))
 	if err != nil {
 		return nil, "", fmt.Errorf("aws config: %w", err)
 	}
@@ -91,18 +101,30 @@ func NewClient(ctx context.Context) (client *s3.Client, where string, err error)
 // Download fetches the object named by uri into the file dst. dst appears
 // complete or not at all (the object is written to a temporary file in the
 // same directory and renamed).
+// A connection that stays silent for idlehttp.DefaultIdle (connecting,
+// waiting for the answer, or in the middle of the body) fails the download
+// with an error naming the endpoint.
 func Download(ctx context.Context, uri, dst string) error {
+	return download(ctx, uri, dst, idlehttp.DefaultIdle)
+}
+
+// WithIdle returns Download with another limit on a connection's silence.
+func WithIdle(idle time.Duration) func(ctx context.Context, uri, dst string) error {
+	return func(ctx context.Context, uri, dst string) error { return download(ctx, uri, dst, idle) }
+}
+
+func download(ctx context.Context, uri, dst string, idle time.Duration) error {
 	bucket, key, err := object(uri)
 	if err != nil {
 		return err
 	}
-	client, where, err := NewClient(ctx)
+	client, where, err := newClient(ctx, idle)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", uri, err)
 	}
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return fmt.Errorf("download %s from %s: %w", uri, where, err)
+		return fmt.Errorf("download %s from %s: %w", uri, where, idlehttp.Explain("S3", err))
 	}
 	defer out.Body.Close()
 
@@ -122,7 +144,7 @@ func Download(ctx context.Context, uri, dst string) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("download %s to %s: %w", uri, dst, err)
+		return fmt.Errorf("download %s to %s: %w", uri, dst, idlehttp.Explain("S3", err))
 	}
 	return nil
 }

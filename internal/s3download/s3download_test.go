@@ -165,3 +165,34 @@ func TestDownloadRejectsBadURIs(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	assert.Empty(t, entries)
 }
+
+// A download from an endpoint that accepts the connection and never
+// answers, or that stops in the middle of the body, ends with an error
+// naming the endpoint.
+func TestStalledDownloadIsBounded(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/mid-body") {
+			w.Header().Set("Content-Length", "1000")
+			w.Write([]byte("partial"))
+			w.(http.Flusher).Flush()
+		}
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	isolate(t, srv.URL)
+	download := s3download.WithIdle(300 * time.Millisecond)
+	for _, key := range []string{"no-answer", "mid-body"} {
+		dst := filepath.Join(t.TempDir(), "sourcedir.tar.gz")
+		start := time.Now()
+		err := download(context.Background(), "s3://bucket/"+key, dst)
+		require.Error(t, err, key)
+		assert.Less(t, time.Since(start), 20*time.Second, key)
+		assert.Regexp(t, `the S3 endpoint (http://)?`+strings.TrimPrefix(srv.URL, "http://")+` ?\S* did not answer`, err.Error(), key)
+		assert.Contains(t, err.Error(), "did not answer", key)
+		assert.NoFileExists(t, dst)
+		entries, _ := os.ReadDir(filepath.Dir(dst))
+		assert.Empty(t, entries, "no temporary file left")
+	}
+}

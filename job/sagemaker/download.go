@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/internal/safetar"
 )
@@ -32,7 +33,7 @@ func (c *Client) DownloadModel(ctx context.Context, uri, dir string) ([]string, 
 	defer out.Body.Close()
 	files, err := ExtractTarGz(out.Body, dir)
 	if err != nil {
-		return files, fmt.Errorf("%s: %w", uri, err)
+		return files, fmt.Errorf("%s: %w", uri, idlehttp.Explain("S3", err))
 	}
 	return files, nil
 }

@@ -20,22 +20,19 @@ func ExampleNameFromBase() {
 	// my-algo-2026-03-01-12-30-45-123
 }
 
-func ExampleToCreateInput() {
+func ExampleRequest() {
 	spec, err := job.Load("testdata/minimal-job.json")
 	if err != nil {
 		log.Fatal(err)
 	}
 	spec.TrainingJobName = "example-1"
-	in, err := sagemaker.ToCreateInput(spec)
+	body, err := sagemaker.Request(spec)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(*in.TrainingJobName, in.AlgorithmSpecification.TrainingInputMode,
-		*in.ResourceConfig.VolumeSizeInGB, *in.StoppingCondition.MaxRuntimeInSeconds)
-	fmt.Println(in.InputDataConfig[0].DataSource.S3DataSource.S3DataType)
+	fmt.Println(string(body))
 	// Output:
-	// example-1 File 30 86400
-	// S3Prefix
+	// {"RoleArn":"arn:aws:iam::123456789012:role/SageMakerRole","AlgorithmSpecification":{"TrainingImage":"123456789012.dkr.ecr.us-east-1.amazonaws.com/my_algo.v2:latest","TrainingInputMode":"File"},"InputDataConfig":[{"ChannelName":"train","DataSource":{"S3DataSource":{"S3DataType":"S3Prefix","S3Uri":"s3://bucket/train"}}}],"OutputDataConfig":{"S3OutputPath":"s3://bucket/output"},"ResourceConfig":{"InstanceType":"ml.m5.large","InstanceCount":1},"StoppingCondition":{},"TrainingJobName":"example-1"}
 }
 
 // Submit a job file, wait for it with its logs, and unpack the model.

@@ -7,17 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/sagemaker"
 )
 
 var validJobName = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
 
-// FuzzToCreateInput feeds job files to the mapping: it never panics, and a
-// request it accepts has a valid name, only S3 URIs, and every channel.
-func FuzzToCreateInput(f *testing.F) {
+// FuzzRequest feeds job files to Request: it never panics, and a request
+// it accepts is the file as written (Program left out), with a valid name
+// and only S3 URIs.
+func FuzzRequest(f *testing.F) {
 	for _, p := range []string{"testdata/full-job.json", "testdata/minimal-job.json", "../../examples/linear/job.json"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -25,30 +24,37 @@ func FuzzToCreateInput(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	f.Add([]byte(`{"RoleArn":"arn:aws:iam::123456789012:role/R","AlgorithmSpecification":{"TrainingImage":"a/b_c:1"},` +
-		`"OutputDataConfig":{"S3OutputPath":"s3://b/o"},"ResourceConfig":{"InstanceType":"ml.m5.large","InstanceCount":1}}`))
+	f.Add([]byte(`{"RoleArn":"arn:aws:iam::123456789012:role/R","AlgorithmSpecification":{"TrainingImage":"a/b_c:1","TrainingInputMode":"File"},` +
+		`"OutputDataConfig":{"S3OutputPath":"s3://b/o"},"ResourceConfig":{"InstanceType":"ml.m5.large","InstanceCount":1},"DebugHookConfig":{"S3OutputPath":"s3://b/d"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		spec, err := job.Parse(data)
 		if err != nil {
 			return
 		}
-		in, err := sagemaker.ToCreateInput(spec)
+		body, err := sagemaker.Request(spec)
 		if err != nil {
 			return
 		}
-		if name := aws.ToString(in.TrainingJobName); !validJobName.MatchString(name) {
-			t.Fatalf("invalid job name %q accepted", name)
+		sent, err := job.Parse(body)
+		if err != nil {
+			t.Fatalf("the request does not parse: %v\n%s", err, body)
 		}
-		if len(in.InputDataConfig) != len(spec.InputDataConfig) {
-			t.Fatalf("%d channels mapped, want %d", len(in.InputDataConfig), len(spec.InputDataConfig))
+		if !validJobName.MatchString(sent.TrainingJobName) {
+			t.Fatalf("invalid job name %q accepted", sent.TrainingJobName)
 		}
-		for _, c := range in.InputDataConfig {
-			if u := aws.ToString(c.DataSource.S3DataSource.S3Uri); !strings.HasPrefix(u, "s3://") && !strings.HasPrefix(u, "https://") {
-				t.Fatalf("channel %s: unsendable URI %q accepted", aws.ToString(c.ChannelName), u)
+		if sent.Program != nil {
+			t.Fatal("Program sent")
+		}
+		if spec.TrainingJobName != "" {
+			want, err := spec.Request()
+			if err != nil || string(want) != string(body) {
+				t.Fatalf("the request is not the file as written:\n%s\n%s", want, body)
 			}
 		}
-		if in.AlgorithmSpecification.TrainingInputMode == "" || in.StoppingCondition.MaxRuntimeInSeconds == nil {
-			t.Fatal("required defaults missing")
+		for _, c := range sent.InputDataConfig {
+			if src := c.DataSource.S3DataSource; src != nil && !strings.HasPrefix(src.S3Uri, "s3://") && !strings.HasPrefix(src.S3Uri, "https://") {
+				t.Fatalf("channel %s: unsendable URI %q accepted", c.ChannelName, src.S3Uri)
+			}
 		}
 	})
 }

@@ -77,11 +77,12 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	if err != nil {
 		return "", err
 	}
-	in, err := ToCreateInput(spec)
+	body, err := Request(spec)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("invalid job: %w", err)
 	}
-	if _, err := c.SageMaker.CreateTrainingJob(ctx, in); err != nil {
+	send := func(o *sm.Options) { o.APIOptions = append(o.APIOptions, sendBody(body)) }
+	if _, err := c.SageMaker.CreateTrainingJob(ctx, &sm.CreateTrainingJobInput{}, send); err != nil {
 		return "", fmt.Errorf("CreateTrainingJob %s: %w", spec.TrainingJobName, err)
 	}
 	return spec.TrainingJobName, nil

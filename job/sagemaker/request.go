@@ -9,55 +9,49 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
-	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
-
 	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/job"
 )
 
-// Defaults filled in by ToCreateInput where the spec leaves a field empty
-// (beyond job.Spec.WithDefaults); they are the Python SDK's Estimator
-// defaults.
-const (
-	DefaultVolumeSizeInGB = 30
-	DefaultS3DataType     = "S3Prefix"
-	DefaultDistribution   = "FullyReplicated"
-)
-
-// ToCreateInput maps spec onto a CreateTrainingJob request, field by field,
-// after checking it against the API's limits (Check: every problem in one
-// error). Program is ignored (local mode only). S3 URIs must be s3:// or
-// https://: file:// channels are uploaded by Submit first. An empty
+// Request returns the body of the CreateTrainingJob request for spec: the
+// job file's members as written (job.Spec.Request), checked first against
+// the API's limits (Check: every problem in one error). Program is left
+// out (local mode only). S3 URIs must be s3:// or https://: Submit uploads
+// file:// channels first and rewrites their S3Uri. An empty
 // TrainingJobName is generated from the image's repository name (see
-// NameFromBase). Empty fields that the API needs get SageMaker's and the
-// Python SDK's defaults: TrainingInputMode File, MaxRuntimeInSeconds 86400
-// (job.Spec.WithDefaults), VolumeSizeInGB 30, S3DataType S3Prefix,
-// S3DataDistributionType FullyReplicated.
-func ToCreateInput(spec job.Spec) (*sm.CreateTrainingJobInput, error) {
+// NameFromBase). Nothing else is added: no default is filled in.
+func Request(spec job.Spec) ([]byte, error) {
 	if spec.TrainingJobName == "" {
 		spec.TrainingJobName = NameFromBase(BaseNameFromImage(spec.AlgorithmSpecification.TrainingImage), time.Now())
 	}
 	if err := Check(spec); err != nil {
 		return nil, err
 	}
-	return toInput(spec.WithDefaults()), nil
+	return spec.Request()
 }
 
 // Check reports every way spec breaks the CreateTrainingJob limits or cannot
-// be sent, in one *job.ValidationError: job.Spec.Validate, plus what
-// SageMaker requires and a local run does not (RoleArn, TrainingImage, S3
-// URIs, ml.* instance types), and counts that do not fit the API's 32-bit
-// integers.
+// be sent, in one *job.ValidationError: job.Spec.Validate, every member
+// the API requires (at every depth, job.Spec.CheckRequired), what SageMaker
+// requires and a local run does not (TrainingImage, S3 URIs, ml.* instance
+// types), and counts that do not fit the API's 32-bit integers.
 func Check(spec job.Spec) error {
 	v := new(job.ValidationError)
-	errors.As(spec.WithDefaults().Validate(), &v)
-	if spec.RoleArn == "" {
-		v.Add("RoleArn", "set it in the job file to the ARN of an IAM role SageMaker can assume (arn:aws:iam::123456789012:role/NAME)")
+	errors.As(spec.Validate(), &v)
+	if req := new(job.ValidationError); errors.As(spec.CheckRequired(), &req) {
+		for _, p := range req.Problems {
+			// "OutputDataConfig: required" says less than a problem
+			// Validate found inside it.
+			if !slices.ContainsFunc(v.Problems, func(q job.FieldError) bool { return strings.HasPrefix(q.Field, p.Field+".") }) {
+				v.Problems = append(v.Problems, p)
+			}
+		}
 	}
-	if spec.AlgorithmSpecification.TrainingImage == "" {
-		v.Add("AlgorithmSpecification.TrainingImage", "required")
+	a := spec.AlgorithmSpecification
+	if a.TrainingImage == "" && a.AlgorithmName == "" {
+		if _, serverless := spec.Member("ServerlessJobConfig"); !serverless {
+			v.Add("AlgorithmSpecification.TrainingImage", "required (or AlgorithmName)")
+		}
 	}
 	localType := func(field, t string) {
 		if t == "local" || t == "local_gpu" {
@@ -101,92 +95,6 @@ func Check(spec job.Spec) error {
 	return v.Err()
 }
 
-func toInput(s job.Spec) *sm.CreateTrainingJobInput {
-	a := s.AlgorithmSpecification
-	in := &sm.CreateTrainingJobInput{
-		TrainingJobName: aws.String(s.TrainingJobName),
-		RoleArn:         aws.String(s.RoleArn),
-		AlgorithmSpecification: &types.AlgorithmSpecification{
-			TrainingImage:                    str(a.TrainingImage),
-			TrainingInputMode:                types.TrainingInputMode(a.TrainingInputMode),
-			EnableSageMakerMetricsTimeSeries: flag(a.EnableSageMakerMetricsTimeSeries),
-			ContainerEntrypoint:              a.ContainerEntrypoint,
-			ContainerArguments:               a.ContainerArguments,
-		},
-		HyperParameters: s.HyperParameters,
-		Environment:     s.Environment,
-		OutputDataConfig: &types.OutputDataConfig{
-			S3OutputPath:    aws.String(s.OutputDataConfig.S3OutputPath),
-			KmsKeyId:        str(s.OutputDataConfig.KmsKeyId),
-			CompressionType: types.OutputCompressionType(s.OutputDataConfig.CompressionType),
-		},
-		StoppingCondition: &types.StoppingCondition{
-			MaxRuntimeInSeconds:     i32(s.StoppingCondition.MaxRuntimeInSeconds),
-			MaxWaitTimeInSeconds:    i32(s.StoppingCondition.MaxWaitTimeInSeconds),
-			MaxPendingTimeInSeconds: i32(s.StoppingCondition.MaxPendingTimeInSeconds),
-		},
-		EnableManagedSpotTraining:             flag(s.EnableManagedSpotTraining),
-		EnableNetworkIsolation:                flag(s.EnableNetworkIsolation),
-		EnableInterContainerTrafficEncryption: flag(s.EnableInterContainerTrafficEncryption),
-	}
-	for _, m := range a.MetricDefinitions {
-		in.AlgorithmSpecification.MetricDefinitions = append(in.AlgorithmSpecification.MetricDefinitions,
-			types.MetricDefinition{Name: aws.String(m.Name), Regex: aws.String(m.Regex)})
-	}
-	for _, c := range s.InputDataConfig {
-		d := c.DataSource.S3DataSource
-		ch := types.Channel{
-			ChannelName: aws.String(c.ChannelName),
-			DataSource: &types.DataSource{S3DataSource: &types.S3DataSource{
-				S3Uri:                  aws.String(d.S3Uri),
-				S3DataType:             types.S3DataType(or(d.S3DataType, DefaultS3DataType)),
-				S3DataDistributionType: types.S3DataDistribution(or(d.S3DataDistributionType, DefaultDistribution)),
-				AttributeNames:         d.AttributeNames,
-				InstanceGroupNames:     d.InstanceGroupNames,
-			}},
-			ContentType:       str(c.ContentType),
-			CompressionType:   types.CompressionType(c.CompressionType),
-			RecordWrapperType: types.RecordWrapper(c.RecordWrapperType),
-			InputMode:         types.TrainingInputMode(c.InputMode),
-		}
-		if c.ShuffleConfig != nil {
-			ch.ShuffleConfig = &types.ShuffleConfig{Seed: aws.Int64(c.ShuffleConfig.Seed)}
-		}
-		in.InputDataConfig = append(in.InputDataConfig, ch)
-	}
-	r := s.ResourceConfig
-	rc := &types.ResourceConfig{
-		VolumeSizeInGB:           i32(orInt(r.VolumeSizeInGB, DefaultVolumeSizeInGB)),
-		VolumeKmsKeyId:           str(r.VolumeKmsKeyId),
-		KeepAlivePeriodInSeconds: i32(r.KeepAlivePeriodInSeconds),
-	}
-	if len(r.InstanceGroups) == 0 {
-		rc.InstanceType = types.TrainingInstanceType(r.InstanceType)
-		rc.InstanceCount = i32(r.InstanceCount)
-	}
-	for _, g := range r.InstanceGroups {
-		rc.InstanceGroups = append(rc.InstanceGroups, types.InstanceGroup{
-			InstanceGroupName: aws.String(g.InstanceGroupName),
-			InstanceType:      types.TrainingInstanceType(g.InstanceType),
-			InstanceCount:     aws.Int32(int32(g.InstanceCount)),
-		})
-	}
-	in.ResourceConfig = rc
-	if c := s.CheckpointConfig; c != nil {
-		in.CheckpointConfig = &types.CheckpointConfig{S3Uri: aws.String(c.S3Uri), LocalPath: str(c.LocalPath)}
-	}
-	if v := s.VpcConfig; v != nil {
-		in.VpcConfig = &types.VpcConfig{SecurityGroupIds: v.SecurityGroupIds, Subnets: v.Subnets}
-	}
-	if rs := s.RetryStrategy; rs != nil {
-		in.RetryStrategy = &types.RetryStrategy{MaximumRetryAttempts: aws.Int32(int32(rs.MaximumRetryAttempts))}
-	}
-	for _, t := range s.Tags {
-		in.Tags = append(in.Tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
-	}
-	return in
-}
-
 // NameFromBase makes a unique job name the way the Python SDK's
 // name_from_base does: base, a hyphen, and the UTC time t as
 // 2006-01-02-15-04-05-000 (milliseconds), with base trimmed so that the name
@@ -228,39 +136,4 @@ func BaseNameFromImage(image string) string {
 		repo = repo[:i]
 	}
 	return repo
-}
-
-func str(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return aws.String(s)
-}
-
-func flag(b bool) *bool {
-	if !b {
-		return nil
-	}
-	return aws.Bool(true)
-}
-
-func i32(n int) *int32 {
-	if n == 0 {
-		return nil
-	}
-	return aws.Int32(int32(n))
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func orInt(n, def int) int {
-	if n == 0 {
-		return def
-	}
-	return n
 }

@@ -25,10 +25,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
+
+	"github.com/sagemaker-go/training/internal/idlehttp"
 )
 
 // Client talks to SageMaker, S3 and CloudWatch Logs in one account and region.
@@ -50,8 +53,15 @@ type Config struct {
 	S3EndpointURL string
 	// LogsEndpointURL is the CloudWatch Logs endpoint.
 	LogsEndpointURL string
-	// HTTPClient replaces the SDK's default HTTP client.
+	// HTTPClient replaces the HTTP client of all three services, whose
+	// connections otherwise fail after Timeout without a byte sent or
+	// received.
 	HTTPClient *http.Client
+	// Timeout is how long a connection may stay silent (connecting,
+	// sending, waiting for the answer, reading it) before the attempt
+	// fails; default 2 minutes. A call whose endpoint never answers ends,
+	// after the SDK's retries, with an error naming the endpoint.
+	Timeout time.Duration
 	// MaxAttempts and MaxBackoff tune the SDK's retries of throttling, 5xx
 	// and network errors (defaults 3 and 20s).
 	MaxAttempts int
@@ -72,6 +82,9 @@ func WithS3EndpointURL(url string) Option { return func(c *Config) { c.S3Endpoin
 
 // WithLogsEndpointURL sets the CloudWatch Logs endpoint.
 func WithLogsEndpointURL(url string) Option { return func(c *Config) { c.LogsEndpointURL = url } }
+
+// WithTimeout sets how long a connection may stay silent (Config.Timeout).
+func WithTimeout(d time.Duration) Option { return func(c *Config) { c.Timeout = d } }
 
 // WithHTTPClient sets the HTTP client of all three services.
 func WithHTTPClient(h *http.Client) Option { return func(c *Config) { c.HTTPClient = h } }
@@ -101,6 +114,10 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	}
 	if c.HTTPClient != nil {
 		load = append(load, config.WithHTTPClient(c.HTTPClient))
+	} else {
+		load = append(load, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			idlehttp.Configure(tr, c.Timeout)
+		})))
 	}
 	if c.MaxAttempts > 0 || c.MaxBackoff > 0 {
 		load = append(load, config.WithRetryer(func() aws.Retryer {
@@ -130,17 +147,20 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	return &Client{
 		Region: cfg.Region,
 		SageMaker: sm.NewFromConfig(cfg, func(o *sm.Options) {
+			o.APIOptions = append(o.APIOptions, explainTimeouts("SageMaker"))
 			if c.EndpointURL != "" {
 				o.BaseEndpoint = aws.String(c.EndpointURL)
 			}
 		}),
 		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.APIOptions = append(o.APIOptions, explainTimeouts("S3"))
 			if c.S3EndpointURL != "" {
 				o.BaseEndpoint = aws.String(c.S3EndpointURL)
 				o.UsePathStyle = true
 			}
 		}),
 		CloudWatchLogs: cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+			o.APIOptions = append(o.APIOptions, explainTimeouts("CloudWatch Logs"))
 			if c.LogsEndpointURL != "" {
 				o.BaseEndpoint = aws.String(c.LogsEndpointURL)
 			}

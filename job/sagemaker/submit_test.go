@@ -56,14 +56,15 @@ func TestSubmitSendsEveryField(t *testing.T) {
 }
 
 // The job file of examples/linear is submitted as it is: the request is the
-// file itself, without the local-only Program, plus the defaults.
+// file itself, without the local-only Program, its file:// channels
+// replaced by where they were uploaded.
 func TestSubmitLinearExampleUnchanged(t *testing.T) {
 	path, err := filepath.Abs(linearJob(t))
 	require.NoError(t, err)
 	f := newFakeAWS(t)
 	c := f.client(t)
 	spec := loadSpec(t, path)
-	name, err := c.Submit(context.Background(), spec, fixedClock, sagemaker.WithUploadPrefix("s3://upload-bucket/linear"))
+	_, err = c.Submit(context.Background(), spec, fixedClock, sagemaker.WithUploadPrefix("s3://upload-bucket/linear"))
 	require.NoError(t, err)
 	bodies := f.bodies("SageMaker.CreateTrainingJob")
 	require.Len(t, bodies, 1)
@@ -72,56 +73,38 @@ func TestSubmitLinearExampleUnchanged(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(readFile(t, path)), &want))
 	require.NoError(t, json.Unmarshal([]byte(bodies[0]), &got))
 	delete(want, "Program")
-	if _, ok := want["TrainingJobName"]; !ok {
-		want["TrainingJobName"] = name
-	}
-	// Every key of the file is sent with the same value, except the S3Uri
-	// of file:// channels, which are uploaded first.
-	for k, v := range want {
-		if k != "InputDataConfig" {
-			assertSubset(t, k, v, got[k])
-			continue
-		}
-		gotChannels, ok := got[k].([]any)
-		require.True(t, ok)
-		require.Len(t, gotChannels, len(v.([]any)))
-		for i, ch := range v.([]any) {
-			wantSrc := ch.(map[string]any)["DataSource"].(map[string]any)["S3DataSource"].(map[string]any)
-			gotSrc := gotChannels[i].(map[string]any)["DataSource"].(map[string]any)["S3DataSource"].(map[string]any)
-			if uri := wantSrc["S3Uri"].(string); strings.HasPrefix(uri, "file://") {
-				name := ch.(map[string]any)["ChannelName"].(string)
-				wantSrc["S3Uri"] = gotSrc["S3Uri"]
-				assert.Regexp(t, `^s3://upload-bucket/linear/[^/]+/input/`+name+`/$`, gotSrc["S3Uri"])
-			}
-			assertSubset(t, k, ch, gotChannels[i])
+	for _, ch := range want["InputDataConfig"].([]any) {
+		src := ch.(map[string]any)["DataSource"].(map[string]any)["S3DataSource"].(map[string]any)
+		name := ch.(map[string]any)["ChannelName"].(string)
+		if uri := src["S3Uri"].(string); strings.HasPrefix(uri, "file://") {
+			src["S3Uri"] = "s3://upload-bucket/linear/linear-example/input/" + name + "/"
 		}
 	}
+	assert.Equal(t, want, got)
 }
 
-// assertSubset checks that every value in want is in got (got may add
-// defaults).
-func assertSubset(t *testing.T, key string, want, got any) {
-	t.Helper()
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !assert.True(t, ok, "%s: want an object, got %v", key, got) {
-			return
-		}
-		for k, v := range w {
-			assertSubset(t, key+"."+k, v, g[k])
-		}
-	case []any:
-		g, ok := got.([]any)
-		if !assert.True(t, ok, "%s: want a list, got %v", key, got) || !assert.Len(t, g, len(w), key) {
-			return
-		}
-		for i := range w {
-			assertSubset(t, key, w[i], g[i])
-		}
-	default:
-		assert.Equal(t, want, got, key)
-	}
+// Explicit false, "", 0 and [] are sent as written, and nothing the file
+// leaves out is added.
+func TestSubmitAddsAndDropsNothing(t *testing.T) {
+	f := newFakeAWS(t)
+	c := f.client(t)
+	file := `{
+		"TrainingJobName": "explicit-1",
+		"RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+		"AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File", "MetricDefinitions": [], "EnableSageMakerMetricsTimeSeries": false},
+		"InputDataConfig": [{"ChannelName": "train", "ContentType": "",
+			"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train"}}}],
+		"OutputDataConfig": {"S3OutputPath": "s3://bucket/out", "KmsKeyId": ""},
+		"ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 0, "VolumeKmsKeyId": "", "KeepAlivePeriodInSeconds": 0},
+		"CheckpointConfig": {"S3Uri": "s3://bucket/ckpt", "LocalPath": ""},
+		"EnableManagedSpotTraining": false, "EnableNetworkIsolation": false, "EnableInterContainerTrafficEncryption": false,
+		"Tags": []
+	}`
+	spec, err := job.Parse([]byte(file))
+	require.NoError(t, err)
+	_, err = c.Submit(context.Background(), spec)
+	require.NoError(t, err)
+	assert.JSONEq(t, file, f.bodies("SageMaker.CreateTrainingJob")[0])
 }
 
 // linearJob is the job file of examples/linear.
@@ -187,6 +170,11 @@ func TestSubmitRejectsBadSpecsBeforeAnyCall(t *testing.T) {
 		{"count beyond 32 bits", func(s *job.Spec) { s.ResourceConfig.VolumeSizeInGB = 1 << 40 },
 			[]string{"ResourceConfig.VolumeSizeInGB: want at most 2147483647, got 1099511627776"}},
 		{"spot without max wait", func(s *job.Spec) { s.EnableManagedSpotTraining = true }, []string{"MaxWaitTimeInSeconds: managed spot training needs it"}},
+		{"required members missing", func(s *job.Spec) {
+			s.AlgorithmSpecification.TrainingInputMode = ""
+			s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = ""
+		}, []string{"AlgorithmSpecification.TrainingInputMode: required by CreateTrainingJob",
+			"InputDataConfig[0].DataSource.S3DataSource.S3DataType: required by CreateTrainingJob"}},
 		{"duplicate channel", func(s *job.Spec) { s.InputDataConfig = append(s.InputDataConfig, s.InputDataConfig[0]) },
 			[]string{`duplicate channel "train"`}},
 	} {
@@ -227,10 +215,10 @@ func TestCheckReportsEachProblemOnce(t *testing.T) {
 	assert.Contains(t, err.Error(), `ResourceConfig.InstanceType: "local" is for local runs`)
 }
 
-func TestToCreateInputRejectsLocalURIs(t *testing.T) {
+func TestRequestRejectsLocalURIs(t *testing.T) {
 	s := loadSpec(t, "testdata/minimal-job.json")
 	s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "file:///data/train"
-	_, err := sagemaker.ToCreateInput(s)
+	_, err := sagemaker.Request(s)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `S3Uri: file:// URIs are for local runs only`)
 }
@@ -288,7 +276,7 @@ func TestUploadLocalChannel(t *testing.T) {
 	s.TrainingJobName = "up-1"
 	s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "file://" + dir
 	s.InputDataConfig = append(s.InputDataConfig, job.Channel{ChannelName: "validation",
-		DataSource: job.DataSource{S3DataSource: &job.S3DataSource{S3Uri: "file://" + single}}})
+		DataSource: job.DataSource{S3DataSource: &job.S3DataSource{S3DataType: "S3Prefix", S3Uri: "file://" + single}}})
 	_, err := c.Submit(context.Background(), s)
 	require.NoError(t, err)
 
