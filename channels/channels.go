@@ -518,8 +518,11 @@ func (c Channel) Files() ([]string, error) {
 //     an empty epoch). A reader therefore never sees a false end of file,
 //     and no thread is parked in open(2): when ctx ends first, Open returns
 //     an error wrapping ctx.Err() and leaves nothing running.
-//   - It enlarges the pipe with F_SETPIPE_SZ to /proc/sys/fs/pipe-max-size
-//     (keeping the old size when the kernel refuses).
+//   - On Linux it enlarges the pipe with F_SETPIPE_SZ to
+//     /proc/sys/fs/pipe-max-size (keeping the old size when the kernel
+//     refuses); on macOS and the BSDs the FIFO keeps its size. Where there
+//     are no FIFOs (Windows), Open returns an error wrapping
+//     ErrPipeUnsupported.
 //   - One reader per channel at a time in this process: opening a channel
 //     that has an epoch open is an error (ErrBusy). Epochs go strictly in
 //     order: after epoch N was opened, only N+1 may be opened (ErrEpochOrder;

@@ -194,12 +194,14 @@ func TestFilesErrors(t *testing.T) {
 	c := Channel{Name: "train", Dir: dir, Mode: File}
 
 	require.NoError(t, os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling")))
-	require.NoError(t, mkfifo(filepath.Join(dir, "fifo")))
+	fifo := mkfifo(filepath.Join(dir, "fifo")) == nil // not on every platform
 	require.NoError(t, os.Symlink(dir, filepath.Join(dir, "loop")))
 	_, err := c.Files()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "dangling")
-	assert.Contains(t, err.Error(), "fifo: not a regular file or directory")
+	if fifo {
+		assert.Contains(t, err.Error(), "fifo: not a regular file or directory")
+	}
 	assert.Contains(t, err.Error(), "symbolic link loop")
 	_, err = c.Open(context.Background(), 0)
 	assert.Error(t, err)

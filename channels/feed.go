@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sagemaker-go/training/channels/recordio"
 )
 
@@ -75,6 +73,9 @@ func Feed(ctx context.Context, c Channel, files []string, opts ...FeedOption) (*
 		o(&f.cfg)
 	}
 	var errs []error
+	if !hasFIFOs {
+		errs = append(errs, pipeUnsupported())
+	}
 	for _, p := range files {
 		info, err := os.Stat(p)
 		if err != nil {
@@ -174,73 +175,6 @@ func (f *Feeder) run() {
 		if err != nil {
 			f.err = fmt.Errorf("channel %q: feed epoch %d: %w", f.c.Name, epoch, err)
 			return
-		}
-	}
-}
-
-func (f *Feeder) epoch(epoch int, files []string, buf []byte) error {
-	path := f.c.FIFOPath(epoch)
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return &os.PathError{Op: "mkfifo", Path: path, Err: err}
-	}
-	defer os.Remove(path)
-	// Wait for a reader: a non-blocking open for writing fails with ENXIO
-	// until one has the FIFO open.
-	var fd int
-	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 2*time.Millisecond) {
-		var err error
-		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-		if err == nil {
-			break
-		}
-		if err != unix.ENXIO && err != unix.EINTR {
-			return &os.PathError{Op: "open", Path: path, Err: err}
-		}
-		if !f.sleep(delay) {
-			return errStopped
-		}
-	}
-	if f.cfg.pipeSize > 0 {
-		enlargePipe(fd, f.cfg.pipeSize)
-	}
-	w := os.NewFile(uintptr(fd), path)
-	f.mu.Lock()
-	f.cur = w
-	f.mu.Unlock()
-	if f.stopped() {
-		w.SetWriteDeadline(time.Unix(1, 0))
-	}
-	defer func() {
-		f.mu.Lock()
-		f.cur = nil
-		f.mu.Unlock()
-		w.Close()
-	}()
-	err := f.write(w, files, buf)
-	switch {
-	case errors.Is(err, syscall.EPIPE):
-		return nil // the reader closed early: the epoch is over
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return errStopped
-	case err != nil:
-		return err
-	}
-	return f.drain(fd)
-}
-
-// drain waits until the reader has taken every byte, or has gone.
-func (f *Feeder) drain(fd int) error {
-	for delay := 50 * time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		if _, err := unix.Poll(fds, 0); err == nil && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
-			return nil
-		}
-		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
-		if err != nil || n == 0 {
-			return nil
-		}
-		if !f.sleep(delay) {
-			return errStopped
 		}
 	}
 }

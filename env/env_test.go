@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -283,15 +282,6 @@ func BenchmarkLoadDir(b *testing.B) {
 		}
 	}
 	reportCPU(b, cpu)
-}
-
-// cpuTime is the CPU time (user+system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reportCPU reports CPU ns per operation: on a busy machine wall time per

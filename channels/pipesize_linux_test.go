@@ -1,0 +1,3 @@
+package channels
+
+func enlargedPipeSize() int { return pipeMax() }

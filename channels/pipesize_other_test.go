@@ -1,0 +1,5 @@
+//go:build !linux
+
+package channels
+
+func enlargedPipeSize() int { return 0 }
