@@ -172,8 +172,9 @@ func (c *runConfig) run(train TrainFunc) int {
 
 	switch {
 	case res.err == nil:
-		if err := failure.WriteSuccess(e.Paths.Success); err != nil {
-			log.Error("training succeeded but the success file was not written", "err", err)
+		code := entry.Succeed(log, e.Paths)
+		if code != 0 {
+			return code
 		}
 		if stopped {
 			log.Info("training returned after the stop signal without error: success", "signal", proc.SigName(stop))

@@ -112,6 +112,22 @@ func TestRunKeepsFailureFileOfTrain(t *testing.T) {
 	assert.Contains(t, log, "keeping the failure file")
 }
 
+// The exit code decides, as on SageMaker: a failure file written by a
+// training function that then succeeds is removed, so the job ends with
+// the success file alone.
+func TestRunSuccessRemovesFailureFileOfTrain(t *testing.T) {
+	e := envtest.New(t)
+	code, log := runInProcess(t, func(_ context.Context, e env.Env) error {
+		_, err := failure.Write(e.Paths.Failure, "a warning, not a failure")
+		return err
+	})
+	assert.Equal(t, 0, code)
+	assert.FileExists(t, e.Paths.Success)
+	assert.NoFileExists(t, e.Paths.Failure)
+	assert.Contains(t, log, "wrote a failure file: removed it")
+	assert.Contains(t, log, "a warning, not a failure")
+}
+
 func runPanickingTrain(context.Context, env.Env) error {
 	var m map[string]int
 	m["x"]++ // assignment to entry in nil map

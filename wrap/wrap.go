@@ -234,10 +234,7 @@ func (c *config) main() int {
 		return entry.Report(c.log, e.Paths.Failure, err, reason, failure.ExitCode(err))
 	}
 	c.log.Info("Reporting training SUCCESS")
-	if werr := failure.WriteSuccess(e.Paths.Success); werr != nil {
-		return failure.ExitCode(failure.Platform(fmt.Errorf("write success file: %w", werr)))
-	}
-	return 0
+	return entry.Succeed(c.log, e.Paths)
 }
 
 // fromEnviron applies SMTRAIN_GRACE_PERIOD and SMTRAIN_EQUALS_ARGS where

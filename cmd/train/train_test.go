@@ -121,6 +121,25 @@ func TestTrainProgramVariableWins(t *testing.T) {
 	assert.True(t, strings.HasPrefix(readFile(t, filepath.Join(base, "output", "failure")), "ExecuteUserScriptError:\nExitCode 7\n"))
 }
 
+// The exit code decides which status file stays, as on SageMaker (exit 0
+// is Completed whatever output/failure says).
+func TestTrainStatusFilesFollowExitCode(t *testing.T) {
+	base := tree(t, nil, map[string]string{
+		"ok.sh":   "echo 'not fatal: skipped 3 bad rows' > \"$SM_OUTPUT_DIR/failure\"\nexit 0\n",
+		"fail.sh": "touch \"$SM_OUTPUT_DIR/success\"\necho broken >&2\nexit 4\n",
+	})
+	out, err := command(base, "ok.sh").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.FileExists(t, filepath.Join(base, "output", "success"))
+	assert.NoFileExists(t, filepath.Join(base, "output", "failure"))
+	assert.Contains(t, string(out), "skipped 3 bad rows", "the removed failure file's text is logged")
+
+	out, err = command(base, "fail.sh").CombinedOutput()
+	assert.Equal(t, 4, exitCode(t, err), "%s", out)
+	assert.NoFileExists(t, filepath.Join(base, "output", "success"))
+	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "ErrorMessage \"broken\"")
+}
+
 func TestTrainBadEnvironment(t *testing.T) {
 	base := tree(t, nil, nil)
 	require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), []byte(`{"epochs": 10`), 0o644))

@@ -5,9 +5,11 @@ package entry
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sagemaker-go/training/env"
@@ -35,10 +37,22 @@ func Handler(w io.Writer, level slog.Leveler) slog.Handler {
 // Python. 0 (Python's NOTSET) shows everything.
 func SlogLevel(py int) slog.Level { return slog.Level((py - 20) * 4 / 10) }
 
+// The status files follow SageMaker's rule: the exit code decides (0
+// Completed, anything else Failed), and a job ends with exactly one of
+// output/success and output/failure, the one that matches. A failure file
+// the program wrote before exiting 0 has no effect on SageMaker (no
+// FailureReason for a Completed job): Succeed logs its text and removes
+// it. A success file the program wrote before failing is removed by
+// Report.
+
 // Report is the one failure path of the entry points: it writes reason to
-// the failure file at path unless the program wrote one first, logs err and
-// the exit code, and returns code.
+// the failure file at path unless the program wrote one first, removes a
+// success file beside it, logs err and the exit code, and returns code.
 func Report(log *slog.Logger, path string, err error, reason string, code int) int {
+	success := filepath.Join(filepath.Dir(path), "success")
+	if rerr := os.Remove(success); rerr == nil {
+		log.Warn("the program wrote a success file but failed: removed it (the exit code decides, as on SageMaker)", "success_file", success)
+	}
 	wrote, werr := failure.Write(path, reason)
 	switch {
 	case werr != nil:
@@ -49,6 +63,27 @@ func Report(log *slog.Logger, path string, err error, reason string, code int) i
 		log.Error("training failed; keeping the failure file already written", "err", err, "exit", code, "failure_file", path)
 	}
 	return code
+}
+
+// Succeed is the one success path of the entry points: it writes the
+// success file and removes a failure file the program wrote (logging its
+// text), and returns the exit code, 0, or 3 when the success file cannot
+// be written.
+func Succeed(log *slog.Logger, p env.Paths) int {
+	if text, err := os.ReadFile(p.Failure); err == nil {
+		if rerr := os.Remove(p.Failure); rerr != nil {
+			log.Error("the program exited 0 but wrote a failure file, which cannot be removed", "failure_file", p.Failure, "err", rerr)
+		} else {
+			log.Warn("the program exited 0 but wrote a failure file: removed it (the exit code decides, as on SageMaker)",
+				"failure_file", p.Failure, "text", failure.Truncate(strings.TrimSpace(string(text))))
+		}
+	}
+	if err := failure.WriteSuccess(p.Success); err != nil {
+		err = failure.Platform(fmt.Errorf("write success file: %w", err))
+		log.Error("training succeeded but the success file was not written", "err", err)
+		return failure.ExitCode(err)
+	}
+	return 0
 }
 
 // LoadEnv is env.Load for an entry point: when the tree is broken, the
