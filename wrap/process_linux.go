@@ -10,7 +10,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
 
 	"golang.org/x/sys/unix"
@@ -62,8 +61,11 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 		code := 126
 		if errors.Is(err, os.ErrNotExist) {
 			code = 127
+			if why := missingInterpreter(argv[0]); why != "" {
+				err = fmt.Errorf("%w: %s", err, why)
+			}
 		}
-		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, entry.Quote(argv), err)), code)
+		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, boundedCommand(argv), err)), code)
 	}
 
 	tail := &proc.Tail{Max: tailBytes}

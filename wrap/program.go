@@ -116,3 +116,38 @@ func installArgv(py string, kind programKind, hasRequirements bool) ([]string, s
 	}
 	return nil, ""
 }
+
+// missingInterpreter explains why exec reports "no such file or directory"
+// for a file that exists: its #! line names an interpreter that does not
+// exist, often because the script has Windows line endings and the name
+// ends with a carriage return ("/bin/sh\r"). It returns "" when path
+// itself is missing or names no interpreter.
+func missingInterpreter(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := f.Read(head)
+	line, _, _ := strings.Cut(string(head[:n]), "\n")
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return ""
+	}
+	interp := strings.Fields(strings.TrimLeft(rest, " \t"))
+	if len(interp) == 0 {
+		return fmt.Sprintf("%s exists, but its #! line names no interpreter", path)
+	}
+	name := strings.TrimLeft(rest, " \t")
+	if i := strings.IndexAny(name, " \t"); i >= 0 {
+		name = name[:i]
+	}
+	if strings.HasSuffix(name, "\r") {
+		return fmt.Sprintf("%s exists, but the interpreter on its #! line is %q, with a carriage return: the file has Windows (CRLF) line endings; convert it to LF (dos2unix, or sed -i 's/\\r$//')", path, name)
+	}
+	if _, err := os.Stat(name); err != nil {
+		return fmt.Sprintf("%s exists, but the interpreter on its #! line, %s, does not (%v)", path, name, err)
+	}
+	return ""
+}

@@ -140,6 +140,25 @@ func TestTrainStatusFilesFollowExitCode(t *testing.T) {
 	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "ErrorMessage \"broken\"")
 }
 
+// A script with Windows line endings names "/bin/sh\r" as its
+// interpreter: exec says "no such file or directory" for a file that
+// exists, and train says why.
+func TestTrainCRLFScript(t *testing.T) {
+	base := tree(t, nil, map[string]string{
+		"crlf":    "#!/bin/sh\r\necho hi\r\n",
+		"nointer": "#!/usr/bin/python9 -u\nprint(1)\n",
+	})
+	out, err := command(base, "crlf").CombinedOutput()
+	assert.Equal(t, 127, exitCode(t, err), "%s", out)
+	reason := readFile(t, filepath.Join(base, "output", "failure"))
+	assert.Contains(t, reason, `the interpreter on its #! line is "/bin/sh\r", with a carriage return: the file has Windows (CRLF) line endings`)
+
+	require.NoError(t, os.Remove(filepath.Join(base, "output", "failure")))
+	out, err = command(base, "nointer").CombinedOutput()
+	assert.Equal(t, 127, exitCode(t, err), "%s", out)
+	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "the interpreter on its #! line, /usr/bin/python9, does not")
+}
+
 func TestTrainBadEnvironment(t *testing.T) {
 	base := tree(t, nil, nil)
 	require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), []byte(`{"epochs": 10`), 0o644))
