@@ -163,12 +163,18 @@ func LoadDir(base string) (Env, error) {
 	var f Files
 	var errs []error
 	read := func(name string, dst *[]byte) {
-		data, err := os.ReadFile(filepath.Join(cfg, name))
+		readFile := os.ReadFile
+		if name == hyperparams.FileName {
+			readFile = hyperparams.ReadBounded
+		}
+		data, err := readFile(filepath.Join(cfg, name))
 		switch {
 		case err == nil:
 			*dst = data
 		case errors.Is(err, fs.ErrNotExist):
 			// New reports a missing resourceconfig.json.
+		case errors.As(err, new(*hyperparams.Error)):
+			errs = append(errs, err)
 		default:
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -23,13 +24,17 @@ import (
 // FileName is the base name of the hyperparameters file.
 const FileName = "hyperparameters.json"
 
-// SageMaker's limits on CreateTrainingJob's HyperParameters map, in
-// characters. Parse rejects longer keys and string values; SageMaker's limit
-// of 100 entries is not checked when reading (the API enforces it before a
-// job starts; local files may have more).
+// SageMaker's limits on CreateTrainingJob's HyperParameters map: at most
+// MaxCount entries, names of at most MaxKeyLen and values of at most
+// MaxValueLen characters. Parse rejects a file beyond them (SageMaker could
+// not have written it) and, before decoding anything, a file larger than
+// MaxFileSize bytes, more than 100 such entries can take even with every
+// character escaped in JSON.
 const (
+	MaxCount    = 100
 	MaxKeyLen   = 256
 	MaxValueLen = 2500
+	MaxFileSize = 4 << 20
 )
 
 // Reserved lists the toolkit's reserved hyperparameter names
@@ -118,6 +123,9 @@ func parse(data []byte, file string) (Set, error) {
 	fail := func(msg string, err error) (Set, error) {
 		return Set{}, &Error{File: file, Msg: msg, Err: err}
 	}
+	if len(data) > MaxFileSize {
+		return fail(sizeMsg(int64(len(data))), nil)
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fail("empty file, want a JSON object of hyperparameters", nil)
 	}
@@ -133,6 +141,9 @@ func parse(data []byte, file string) (Set, error) {
 	if !ok {
 		return fail("want a JSON object at the top level, got "+pyjson.Describe(v), nil)
 	}
+	if o.Len() > MaxCount {
+		return fail(fmt.Sprintf("%d hyperparameters, SageMaker allows at most %d", o.Len(), MaxCount), nil)
+	}
 	s := Set{keys: slices.Clone(o.Keys()), vals: make(map[string]value, o.Len())}
 	var errs []error
 	for _, k := range s.keys {
@@ -147,9 +158,41 @@ func parse(data []byte, file string) (Set, error) {
 	return s, nil
 }
 
+func sizeMsg(n int64) string {
+	return fmt.Sprintf("%d bytes, more than SageMaker's limits allow (%d hyperparameters, names of %d and values of %d characters: at most %d bytes)",
+		n, MaxCount, MaxKeyLen, MaxValueLen, MaxFileSize)
+}
+
+// ReadBounded reads the hyperparameters file at path, refusing one larger
+// than MaxFileSize without reading it. A missing file is an error wrapping
+// fs.ErrNotExist, as from os.ReadFile.
+func ReadBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		size := int64(len(data))
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		return nil, &Error{File: path, Msg: sizeMsg(size)}
+	}
+	return data, nil
+}
+
 // ReadFile reads and parses a hyperparameters.json file. Errors name path.
 func ReadFile(path string) (Set, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadBounded(path)
+	var he *Error
+	if errors.As(err, &he) {
+		return Set{}, err
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return Set{}, &Error{File: path, Msg: "file not found, want a JSON object of hyperparameters", Err: err}
@@ -166,6 +209,9 @@ func ReadFile(path string) (Set, error) {
 // SageMaker allows are refused, as Parse would refuse them.
 func WriteFile(path string, hps map[string]string) error {
 	var errs []error
+	if len(hps) > MaxCount {
+		errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("%d hyperparameters, SageMaker allows at most %d", len(hps), MaxCount)})
+	}
 	for _, k := range slices.Sorted(maps.Keys(hps)) {
 		errs = append(errs, limitErrors(path, k, hps[k])...)
 		if !utf8.ValidString(k) || !utf8.ValidString(hps[k]) {

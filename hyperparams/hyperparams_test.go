@@ -3,11 +3,13 @@ package hyperparams
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sagemaker-go/training/internal/pyjson"
 	"github.com/stretchr/testify/assert"
@@ -94,6 +96,41 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// SageMaker's limit of 100 hyperparameters, and a file too large to hold
+// 100 within the limits, refused before it is decoded.
+func TestCountAndSizeLimits(t *testing.T) {
+	hundred := map[string]string{}
+	for i := range MaxCount {
+		hundred[fmt.Sprintf("p%03d", i)] = strings.Repeat("v", MaxValueLen)
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	require.NoError(t, WriteFile(path, hundred))
+	s, err := ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, MaxCount, s.Len())
+
+	hundred["one_more"] = "1"
+	assert.ErrorContains(t, WriteFile(path, hundred), "101 hyperparameters, SageMaker allows at most 100")
+	data := []byte(pyjson.Dumps(hundred))
+	_, err = Parse(data)
+	assert.EqualError(t, err, "hyperparameters.json: 101 hyperparameters, SageMaker allows at most 100")
+
+	// 100 000 keys, 21 MB: refused by its size, without reading it all.
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 100000 {
+		fmt.Fprintf(&b, "%q: %q,", fmt.Sprintf("key_%06d", i), strings.Repeat("x", 180))
+	}
+	b.WriteString(`"last": "1"}`)
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	start := time.Now()
+	_, err = ReadFile(path)
+	assert.EqualError(t, err, fmt.Sprintf("%s: %d bytes, more than SageMaker's limits allow (100 hyperparameters, names of 256 and values of 2500 characters: at most 4194304 bytes)", path, b.Len()))
+	assert.Less(t, time.Since(start), time.Second)
+	_, err = Parse([]byte(b.String()))
+	assert.ErrorContains(t, err, "hyperparameters.json: "+fmt.Sprint(b.Len())+" bytes, more than SageMaker's limits allow")
+}
+
 func TestBadInputAllProblemsTogether(t *testing.T) {
 	long := strings.Repeat("k", 300)
 	_, err := Parse([]byte(`{"` + long + `": "1", "v": "` + strings.Repeat("x", 3000) + `", "ok": "1"}`))
@@ -110,18 +147,6 @@ func TestLimitsAreInclusive(t *testing.T) {
 	got, err := s.String(k)
 	require.NoError(t, err)
 	assert.Equal(t, v, got)
-}
-
-func TestManyEntriesAccepted(t *testing.T) {
-	hps := map[string]string{}
-	for i := range 150 {
-		hps["hp_"+strings.Repeat("x", i)] = "1"
-	}
-	path := filepath.Join(t.TempDir(), FileName)
-	require.NoError(t, WriteFile(path, hps))
-	s, err := ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, 150, s.Len())
 }
 
 func TestReadFileErrors(t *testing.T) {

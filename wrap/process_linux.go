@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -59,6 +60,9 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 		outR.Close()
 		errR.Close()
 		code := 126
+		if errors.Is(err, syscall.E2BIG) {
+			err = fmt.Errorf("%w: %s", err, argTooLong(argv, environ))
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			code = 127
 			if why := missingInterpreter(argv[0]); why != "" {
@@ -205,4 +209,33 @@ func reapOrphans() {
 			return
 		}
 	}
+}
+
+// maxArgStrlen is Linux's MAX_ARG_STRLEN: the longest argument or
+// NAME=value an exec accepts (32 pages).
+const maxArgStrlen = 32 * 4096
+
+// argTooLong says which arguments or variables made exec fail with E2BIG:
+// each is at most maxArgStrlen bytes, and all together at most a quarter
+// of the stack limit.
+func argTooLong(argv, environ []string) string {
+	var long []string
+	total := 0
+	for i, a := range argv {
+		total += len(a) + 1
+		if len(a) >= maxArgStrlen {
+			long = append(long, fmt.Sprintf("argument %d (%d bytes)", i, len(a)))
+		}
+	}
+	for _, kv := range environ {
+		total += len(kv) + 1
+		if len(kv) >= maxArgStrlen {
+			k, _, _ := strings.Cut(kv, "=")
+			long = append(long, fmt.Sprintf("variable %s (%d bytes)", k, len(kv)))
+		}
+	}
+	if len(long) > 0 {
+		return fmt.Sprintf("Linux passes at most %d bytes in one argument or variable, and %s longer: the hyperparameters are too large to pass this way (the Python toolkit fails the same way)", maxArgStrlen-1, strings.Join(long, ", "))
+	}
+	return fmt.Sprintf("the arguments and variables take %d bytes, more than this machine's limit (a quarter of the stack limit, ulimit -s)", total)
 }

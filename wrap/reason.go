@@ -28,9 +28,9 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string {
-	what := fmt.Sprintf("%s: %s exited with code %d", e.Class, entry.Quote(e.Argv), e.Code)
+	what := fmt.Sprintf("%s: %s exited with code %d", e.Class, boundedCommand(e.Argv), e.Code)
 	if e.Signal != 0 {
-		what = fmt.Sprintf("%s: %s was killed by %v (exit code %d)", e.Class, entry.Quote(e.Argv), e.Signal, e.Code)
+		what = fmt.Sprintf("%s: %s was killed by %v (exit code %d)", e.Class, boundedCommand(e.Argv), e.Signal, e.Code)
 	}
 	return what
 }
@@ -53,7 +53,7 @@ func (e *exitError) reason() string {
 		}
 		extra += e.Note
 	}
-	return entry.FailureReason(e.Class, e.Code, e.Stderr, extra, entry.Quote(e.Argv), failure.MaxLen)
+	return entry.FailureReason(e.Class, e.Code, e.Stderr, extra, boundedCommand(e.Argv), failure.MaxLen)
 }
 
 // lockedWriter serializes the writes of both streams to one writer.

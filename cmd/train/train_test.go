@@ -159,6 +159,46 @@ func TestTrainCRLFScript(t *testing.T) {
 	assert.Contains(t, readFile(t, filepath.Join(base, "output", "failure")), "the interpreter on its #! line, /usr/bin/python9, does not")
 }
 
+// SageMaker's limit of 100 hyperparameters holds when loading, and what
+// train logs stays bounded even when the command line (which carries the
+// hyperparameters) is at its largest.
+func TestTrainHyperparameterLimits(t *testing.T) {
+	hps := map[string]string{}
+	for i := range 100 {
+		hps[fmt.Sprintf("p%03d", i)] = strings.Repeat("v", 1200)
+	}
+	base := tree(t, hps, map[string]string{"run.sh": "echo \"$#\" > \"$SM_MODEL_DIR/argc\"\nexit 5\n"})
+	out, err := command(base, "run.sh").CombinedOutput()
+	assert.Equal(t, 5, exitCode(t, err))
+	assert.Equal(t, "200\n", readFile(t, filepath.Join(base, "model", "argc")))
+	assert.Less(t, len(out), 16<<10, "the 120 kB command line is not logged whole")
+	for _, line := range strings.Split(string(out), "\n") {
+		assert.Less(t, len(line), 5<<10)
+	}
+
+	// At SageMaker's largest (100 values of 2500 characters) SM_HPS and
+	// SM_TRAINING_ENV are longer than Linux passes in one variable.
+	require.NoError(t, os.Remove(filepath.Join(base, "output", "failure")))
+	for k := range hps {
+		hps[k] = strings.Repeat("v", 2500)
+	}
+	b, _ := json.Marshal(hps)
+	require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), b, 0o644))
+	out, err = command(base, "run.sh").CombinedOutput()
+	assert.Equal(t, 126, exitCode(t, err), "%s", out)
+	reason := readFile(t, filepath.Join(base, "output", "failure"))
+	assert.Contains(t, reason, "Linux passes at most 131071 bytes in one argument or variable")
+	assert.Contains(t, reason, "variable SM_HPS (")
+	require.NoError(t, os.Remove(filepath.Join(base, "output", "failure")))
+
+	hps["one_more"] = "1"
+	b, _ = json.Marshal(hps)
+	require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), b, 0o644))
+	out, err = command(base, "run.sh").CombinedOutput()
+	assert.Equal(t, 1, exitCode(t, err), "%s", out)
+	assert.Equal(t, "hyperparameters.json: 101 hyperparameters, SageMaker allows at most 100", readFile(t, filepath.Join(base, "output", "failure")))
+}
+
 func TestTrainBadEnvironment(t *testing.T) {
 	base := tree(t, nil, nil)
 	require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "hyperparameters.json"), []byte(`{"epochs": 10`), 0o644))
