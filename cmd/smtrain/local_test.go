@@ -3,12 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,7 +88,7 @@ func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	code = run([]string{"local", "-f", write("fails", `echo "it broke" > "$SAGEMAKER_BASE_DIR/output/failure"; exit 2`), "--quiet"}, &stdout, &stderr)
+	code = run([]string{"local", "-f", write("fails", `echo "it broke" > "${SAGEMAKER_BASE_DIR:-/opt/ml}/output/failure"; exit 2`), "--quiet"}, &stdout, &stderr)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout.String(), "Failure reason: AlgorithmError: it broke")
 
@@ -124,14 +123,17 @@ func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 // processes too; none keeps running on its own.
 func TestLocalHostsDieWithSmtrain(t *testing.T) {
 	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "host.pid")
+	started := filepath.Join(dir, "started")
+	mark := fmt.Sprintf("ORPHAN_TEST_MARK=%d", time.Now().UnixNano())
+	k, v, _ := strings.Cut(mark, "=")
 	spec := map[string]any{
 		"TrainingJobName":        "orphan",
 		"AlgorithmSpecification": map[string]any{"TrainingInputMode": "File"},
 		"OutputDataConfig":       map[string]any{"S3OutputPath": "file://out"},
 		"ResourceConfig":         map[string]any{"InstanceType": "ml.m5.large", "InstanceCount": 1},
 		"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": 600},
-		"Program":                []string{"sh", "-c", "echo $$ > " + pidFile + ".tmp && mv " + pidFile + ".tmp " + pidFile + " && exec sleep 600"},
+		"Environment":            map[string]string{k: v},
+		"Program":                []string{"sh", "-c", "touch " + started + " && exec sleep 600"},
 	}
 	b, err := json.Marshal(spec)
 	require.NoError(t, err)
@@ -144,21 +146,27 @@ func TestLocalHostsDieWithSmtrain(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
-	var pid int
 	require.Eventually(t, func() bool {
-		data, err := os.ReadFile(pidFile)
-		if err != nil {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		_, err := os.Stat(started)
 		return err == nil
 	}, 30*time.Second, 10*time.Millisecond, "the host never started: %s", &out)
-	require.NoError(t, syscall.Kill(pid, 0), "host %d should be running", pid)
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // should it outlive the check below
+	require.NotEmpty(t, processesWith(mark), "the host should be running")
 
 	require.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
-	assert.Eventually(t, func() bool {
-		return syscall.Kill(pid, 0) == syscall.ESRCH
-	}, 10*time.Second, 10*time.Millisecond, "host %d still runs after smtrain local was killed", pid)
+	assert.Eventually(t, func() bool { return len(processesWith(mark)) == 0 },
+		10*time.Second, 10*time.Millisecond, "the host still runs after smtrain local was killed")
+}
+
+// processesWith lists the processes whose environment holds kv.
+func processesWith(kv string) []string {
+	var pids []string
+	envs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, e := range envs {
+		b, err := os.ReadFile(e)
+		if err == nil && bytes.Contains(b, []byte(kv+"\x00")) {
+			pids = append(pids, filepath.Base(filepath.Dir(e)))
+		}
+	}
+	return pids
 }

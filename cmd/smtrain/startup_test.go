@@ -21,6 +21,9 @@ import (
 // program prints one line and exits. Medians over b.N runs:
 //
 //	go test -run '^$' -bench LocalStart -benchtime 20x ./cmd/smtrain
+//
+// SMTRAIN_BENCH_BIN names another smtrain executable to measure (an older
+// build, to compare).
 func BenchmarkLocalStart(b *testing.B) {
 	for _, n := range []int{1, 2, 16} {
 		b.Run(fmt.Sprintf("process/hosts=%d", n), func(b *testing.B) {
@@ -38,7 +41,10 @@ func BenchmarkLocalStart(b *testing.B) {
 }
 
 func benchLocalStart(b *testing.B, hosts int, fields map[string]any, env []string) {
-	bin := smtrainBinary(b)
+	bin := os.Getenv("SMTRAIN_BENCH_BIN")
+	if bin == "" {
+		bin = smtrainBinary(b)
+	}
 	dir := b.TempDir()
 	spec := map[string]any{
 		"TrainingJobName":        fmt.Sprintf("start-bench-%d-%d", hosts, os.Getpid()),

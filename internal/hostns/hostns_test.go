@@ -62,7 +62,9 @@ func marked(mark string) []string {
 	return pids
 }
 
-func mark(t *testing.T) string { return fmt.Sprintf("HOSTNS_TEST=%s-%d", t.Name(), time.Now().UnixNano()) }
+func mark(t *testing.T) string {
+	return fmt.Sprintf("HOSTNS_TEST=%s-%d", t.Name(), time.Now().UnixNano())
+}
 
 func TestHostSeesItsTree(t *testing.T) {
 	s := support(t)

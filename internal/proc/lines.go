@@ -31,7 +31,9 @@ func CopyLines(dst io.Writer, src io.Reader, tail *Tail) {
 	for {
 		m, err := src.Read(buf[n:])
 		n += m
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+		// Only the new bytes can hold a newline: what was kept holds none.
+		if i := bytes.LastIndexByte(buf[n-m:n], '\n'); i >= 0 {
+			i += n - m
 			emit(buf[:i+1])
 			n = copy(buf, buf[i+1:n])
 		} else if n == len(buf) {

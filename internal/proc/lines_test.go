@@ -89,3 +89,47 @@ func BenchmarkCopyLinesPipe(b *testing.B) {
 		r.Close()
 	}
 }
+
+func TestScanLines(t *testing.T) {
+	const max = 16
+	long := strings.Repeat("L", max*2+5)
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"a\nbb\r\n\nlast", []string{"a", "bb", "", "last"}},
+		{"exactly-sixteen!\nx\n", []string{"exactly-sixteen!", "x"}},
+		{long + "\nz\n", []string{long[:max], long[max : 2*max], long[2*max:], "z"}},
+		{long, []string{long[:max], long[max : 2*max], long[2*max:]}},
+		{"ends\r", []string{"ends"}},
+	}
+	for _, c := range cases {
+		for _, chunk := range []int{1, 3, 7, 1 << 20} {
+			var got []string
+			err := ScanLines(&chunkReader{data: []byte(c.in), n: chunk}, max, func(l []byte) { got = append(got, string(l)) })
+			assert.NoError(t, err)
+			assert.Equal(t, c.want, got, "%q in reads of %d", c.in, chunk)
+		}
+	}
+}
+
+// TestScanLinesBounded: a huge line without a newline, read a byte at a
+// time, goes through in pieces of MaxLine, in time linear in its size.
+func TestScanLinesBounded(t *testing.T) {
+	const size = 3*MaxLine + 10
+	var pieces []int
+	err := ScanLines(&chunkReader{data: bytes.Repeat([]byte{'x'}, size), n: 1}, 0, func(l []byte) { pieces = append(pieces, len(l)) })
+	assert.NoError(t, err)
+	assert.Equal(t, []int{MaxLine, MaxLine, MaxLine, 10}, pieces)
+}
+
+func BenchmarkScanLines(b *testing.B) {
+	line := strings.Repeat("x", 99) + "\n"
+	data := []byte(strings.Repeat(line, 10000))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ScanLines(&chunkReader{data: data, n: 64 << 10}, 0, func([]byte) {})
+	}
+}

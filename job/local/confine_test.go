@@ -23,7 +23,7 @@ import (
 // confineProgram writes into everything a host may write to, reads every
 // channel, and empties its checkpoint directory (the checkpoint sync then
 // deletes under the checkpoint URI).
-const confineProgram = `b="$SAGEMAKER_BASE_DIR"
+const confineProgram = `b="${SAGEMAKER_BASE_DIR:-/opt/ml}"
 cat "$b"/input/data/*/* >/dev/null 2>&1
 echo m > "$b/model/m"
 echo d > "$b/output/data/d"

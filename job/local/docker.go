@@ -165,7 +165,7 @@ func (r *run) startContainer(i int, outWG *sync.WaitGroup) (hostProc, error) {
 		command = []string{"train"}
 		args = append(args, "train")
 	}
-	ch, err := r.startChild(exec.Command(p.cfg.docker, args...), h.label, entry.Quote(command), outWG, nil)
+	ch, err := r.startChild(h.label, entry.Quote(command), outWG, startCmd(exec.Command(p.cfg.docker, args...)))
 	if err != nil {
 		return nil, err
 	}

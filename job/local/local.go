@@ -17,6 +17,7 @@ import (
 	"github.com/sagemaker-go/training/job"
 
 	"github.com/sagemaker-go/training/env"
+	"github.com/sagemaker-go/training/internal/hostns"
 	"github.com/sagemaker-go/training/internal/s3uri"
 )
 
@@ -86,8 +87,9 @@ func WithForceStop(force <-chan struct{}) Option {
 
 // host is one emulated instance.
 type host struct {
-	label   string // algo-N: directory, output prefix, ExitCodes key, container alias
-	name    string // the name in resourceconfig.json (a loopback address for processes)
+	label   string // algo-N: directory, output prefix, ExitCodes key, container alias, hostname
+	name    string // the name in resourceconfig.json: label, or addr for processes without namespaces
+	addr    string // a process host's loopback address
 	group   string // instance group ("" without groups)
 	itype   string
 	paths   env.Paths // its /opt/ml tree
@@ -114,6 +116,9 @@ type plan struct {
 	mounts     []string   // mounts to undo, in order
 	noOverlay  error      // why no copy-on-write overlay can be mounted
 	keepJobDir bool       // the job directory holds what could not be written out
+	ns         bool       // process hosts run in namespaces of their own
+	userNS     bool       // inside a user namespace
+	nsWhy      string     // why process hosts have no namespaces
 }
 
 // Run runs the job on this machine the way SageMaker runs it: one
@@ -259,15 +264,53 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 			return nil, fmt.Errorf("invalid job: %w", v)
 		}
 		p.argv = argv
+		if err := p.decideNamespaces(); err != nil {
+			p.cleanup()
+			return nil, err
+		}
 	}
 	return p, nil
 }
 
-// planHosts names the hosts: algo-1..N in instance-group order. Processes
-// get loopback addresses 127.A.B.N as their names in resourceconfig.json
-// (A.B derived from the job name: stable from run to run, so a host finds
-// the checkpoints it named after itself, and different for other jobs, so
-// jobs running side by side do not share addresses); containers use algo-N,
+// NoNamespacesVar, set to 1, runs process hosts without namespaces even
+// where they could have them (as where they cannot: names are loopback
+// addresses, the tree is $SAGEMAKER_BASE_DIR).
+const NoNamespacesVar = "SMTRAIN_NO_NAMESPACES"
+
+// decideNamespaces finds out whether process hosts get namespaces of their
+// own; where not, their names are their loopback addresses.
+func (p *plan) decideNamespaces() error {
+	if err := os.MkdirAll(p.nsScratch(), 0o700); err != nil {
+		return fmt.Errorf("job directory: %w", err)
+	}
+	if os.Getenv(NoNamespacesVar) == "1" {
+		p.nsWhy = NoNamespacesVar + "=1"
+	} else if s, err := hostns.Probe(p.nsScratch()); err != nil {
+		p.nsWhy = err.Error()
+	} else {
+		p.ns, p.userNS = true, s.UserNS
+		return nil
+	}
+	for _, h := range p.hosts {
+		h.name = h.addr
+	}
+	return nil
+}
+
+// nsScratch is the directory namespaced hosts may build a new root on;
+// hostsFile holds host h's /etc/hosts.
+func (p *plan) nsScratch() string { return filepath.Join(p.jobDir, ".hostns", "root") }
+
+func (p *plan) hostsFile(h *host) string {
+	return filepath.Join(p.jobDir, ".hostns", h.label+".hosts")
+}
+
+// planHosts names the hosts: algo-1..N in instance-group order. Process
+// hosts also get loopback addresses 127.A.B.N (A.B derived from the job
+// name: stable from run to run, and different for other jobs, so jobs
+// running side by side do not share addresses): their /etc/hosts maps
+// algo-N to them, or, where hosts have no namespaces, the addresses are
+// their names in resourceconfig.json. Containers' algo-N names are
 // resolved by the job's network.
 func (p *plan) planHosts() []*host {
 	type g struct {
@@ -292,10 +335,9 @@ func (p *plan) planHosts() []*host {
 		for range gr.n {
 			n := len(hosts) + 1
 			hh := &host{label: fmt.Sprintf("algo-%d", n), group: gr.name, itype: gr.itype}
-			if p.container {
-				hh.name = hh.label
-			} else {
-				hh.name = fmt.Sprintf("127.%d.%d.%d", a, b, n)
+			hh.name = hh.label
+			if !p.container {
+				hh.addr = fmt.Sprintf("127.%d.%d.%d", a, b, n)
 			}
 			hosts = append(hosts, hh)
 		}
@@ -327,14 +369,14 @@ func (p *plan) checkAddresses() error {
 	seen := map[string]bool{}
 	var errs []error
 	for _, h := range p.hosts {
-		if seen[h.name] {
-			errs = append(errs, fmt.Errorf("host %s: address %s used twice", h.label, h.name))
+		if seen[h.addr] {
+			errs = append(errs, fmt.Errorf("host %s: address %s used twice", h.label, h.addr))
 			continue
 		}
-		seen[h.name] = true
-		l, err := net.Listen("tcp", net.JoinHostPort(h.name, "0"))
+		seen[h.addr] = true
+		l, err := net.Listen("tcp", net.JoinHostPort(h.addr, "0"))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("host %s: loopback address %s cannot be bound (hosts of a local run need 127.0.0.0/8 on lo): %w", h.label, h.name, err))
+			errs = append(errs, fmt.Errorf("host %s: loopback address %s cannot be bound (hosts of a local run need 127.0.0.0/8 on lo): %w", h.label, h.addr, err))
 			continue
 		}
 		l.Close()

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/sagemaker-go/training/channels/recordio"
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/hostns"
 	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/metrics"
 	"github.com/sagemaker-go/training/resources"
@@ -120,6 +122,16 @@ func channel(name, uri, mode string) job.Channel {
 	return job.Channel{ChannelName: name, InputMode: mode, DataSource: job.DataSource{S3DataSource: &job.S3DataSource{S3DataType: "S3Prefix", S3Uri: uri}}}
 }
 
+// namespaced reports whether process hosts get namespaces on this machine
+// (unless SMTRAIN_NO_NAMESPACES=1 turns them off).
+func namespaced(t testing.TB) bool {
+	if os.Getenv(NoNamespacesVar) == "1" {
+		return false
+	}
+	_, err := hostns.Probe(t.TempDir())
+	return err == nil
+}
+
 // isolate points TMPDIR at a fresh directory, so that the test can check
 // that a run leaves no temporary tree behind.
 func isolate(t *testing.T) string {
@@ -153,6 +165,46 @@ func assertClean(t *testing.T, tmp, kept string, res job.Result) {
 			t.Errorf("process %s of the job still runs", filepath.Base(filepath.Dir(p)))
 		}
 	}
+	// No host init of this test process is left (each is PID 1 of a
+	// host's namespaces, which end with it).
+	for _, pid := range childrenOf(os.Getpid()) {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); bytes.HasPrefix(cmd, []byte("smtrain-host\x00")) {
+			t.Errorf("host init %d (%q) still runs", pid, cmd)
+		}
+	}
+	// No mount of the job is left on this machine.
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(mounts), "\n") {
+		for _, dir := range []string{tmp, kept, res.LocalArtifactsDir} {
+			if dir != "" && strings.Contains(l, dir) {
+				t.Errorf("mount left behind: %s", l)
+			}
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, s := range stats {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			if n, err := strconv.Atoi(filepath.Base(filepath.Dir(s))); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 // readTarGz returns the regular files of a tar.gz by name.
@@ -298,10 +350,15 @@ func TestLocalLinearTwoHostsPipe(t *testing.T) {
 		assert.True(t, m.Complete, name)
 		assert.Equal(t, 4, m.Epochs, name)
 	}
-	// The hosts' names are loopback addresses that each host can bind.
+	// The hosts' names are SageMaker's, or, without namespaces, loopback
+	// addresses that each host can bind.
 	rc, err := os.ReadFile(filepath.Join(kept, "algo-2", "input", "config", "resourceconfig.json"))
 	require.NoError(t, err)
-	assert.Regexp(t, `"current_host": ?"127\.\d+\.\d+\.2"`, string(rc))
+	if namespaced(t) {
+		assert.Regexp(t, `"current_host": ?"algo-2"`, string(rc))
+	} else {
+		assert.Regexp(t, `"current_host": ?"127\.\d+\.\d+\.2"`, string(rc))
+	}
 	idc, err := os.ReadFile(filepath.Join(kept, "algo-1", "input", "config", "inputdataconfig.json"))
 	require.NoError(t, err)
 	assert.Contains(t, string(idc), `"Pipe"`)
@@ -313,7 +370,7 @@ func TestLocalLinearTwoHostsPipe(t *testing.T) {
 // kept tree).
 const seeProgram = `
 set -e
-b="$SAGEMAKER_BASE_DIR"
+b="${SAGEMAKER_BASE_DIR:-/opt/ml}"
 cd "$b/input/data"
 for c in *-manifest; do [ -e "$c" ] && cp "$c" "$b/output/data/"; done
 for d in */; do
@@ -480,8 +537,8 @@ func TestLocalFailingHostStopsTheOthers(t *testing.T) {
 	// so through a FIFO.
 	ready := filepath.Join(t.TempDir(), "ready")
 	require.NoError(t, syscall.Mkfifo(ready, 0o600))
-	prog := `case "$SAGEMAKER_BASE_DIR" in
-*/algo-2) read r < "$READY"; printf 'ValueError: bad row 7\n' > "$SAGEMAKER_BASE_DIR/output/failure"; exit 3;;
+	prog := `case "$(hostname) $SAGEMAKER_BASE_DIR" in
+"algo-2 "|*/algo-2) read r < "$READY"; printf 'ValueError: bad row 7\n' > "${SAGEMAKER_BASE_DIR:-/opt/ml}/output/failure"; exit 3;;
 *) trap 'echo got SIGTERM; exit 0' TERM; echo ready > "$READY"; while :; do sleep 0.05; done;;
 esac`
 	s := localSpec(t, "one-fails", "sh", "-c", prog)
@@ -637,9 +694,10 @@ func TestLocalS3URIsMapToTheS3Root(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "bucket", "train"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "bucket", "train", "x"), []byte("x\n"), 0o644))
 	s := localSpec(t, "s3-root", "sh", "-c", `set -e
-d="$SAGEMAKER_BASE_DIR/input/data"
-cp "$d/train/x" "$SAGEMAKER_BASE_DIR/model/"
-cp "$d/train-manifest" "$d/one-manifest" "$SAGEMAKER_BASE_DIR/output/data/"`)
+b="${SAGEMAKER_BASE_DIR:-/opt/ml}"
+d="$b/input/data"
+cp "$d/train/x" "$b/model/"
+cp "$d/train-manifest" "$d/one-manifest" "$b/output/data/"`)
 	s.InputDataConfig = []job.Channel{channel("train", "s3://bucket/train/", ""), channel("one", "s3://bucket/train/x", "")}
 	s.OutputDataConfig.S3OutputPath = "s3://bucket/out"
 	res, out := runJob(t, s, WithS3Root(root))
@@ -762,6 +820,9 @@ func TestReadOnlyDirs(t *testing.T) {
 // the name resourceconfig.json gives and records what the peer says.
 func netHelper() int {
 	base := os.Getenv("SAGEMAKER_BASE_DIR")
+	if base == "" {
+		base = "/opt/ml"
+	}
 	rc, err := resources.ReadFile(filepath.Join(base, "input", "config", "resourceconfig.json"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -827,7 +888,11 @@ func TestLocalHostsReachEachOtherByName(t *testing.T) {
 		lines := strings.Split(string(b), "\n")
 		assert.Len(t, lines, 2, name)
 		for _, l := range lines {
-			assert.Regexp(t, `^hello from 127\.\d+\.\d+\.[123]$`, l)
+			if namespaced(t) {
+				assert.Regexp(t, `^hello from algo-[123]$`, l)
+			} else {
+				assert.Regexp(t, `^hello from 127\.\d+\.\d+\.[123]$`, l)
+			}
 			assert.NotEqual(t, "hello from "+me, l)
 		}
 	}
@@ -865,7 +930,7 @@ func TestLocalCheckpointsSyncedWhileRunning(t *testing.T) {
 	ckpt := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(ckpt, "old"), []byte("from an earlier run\n"), 0o644))
 	prog := `set -e
-c="$SAGEMAKER_BASE_DIR/checkpoints"
+c="${SAGEMAKER_BASE_DIR:-/opt/ml}/checkpoints"
 [ "$(cat "$c/old")" = "from an earlier run" ]
 echo new > "$c/new"
 while [ ! -e "$DEST/new" ]; do sleep 0.01; done
@@ -895,7 +960,7 @@ func TestLocalFastFileExistingFilesReadOnly(t *testing.T) {
 	tmp := isolate(t)
 	data := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(data, "a.txt"), []byte("source\n"), 0o644))
-	prog := `f="$SAGEMAKER_BASE_DIR/input/data/fast/a.txt"
+	prog := `f="${SAGEMAKER_BASE_DIR:-/opt/ml}/input/data/fast/a.txt"
 if (echo changed >> "$f") 2>/dev/null; then echo write ok; else echo write refused; fi
 if rm -f "$f" 2>/dev/null && [ ! -e "$f" ]; then echo remove ok; else echo remove refused; fi`
 	s := localSpec(t, "fast-ro", "sh", "-c", prog)
@@ -944,7 +1009,7 @@ func TestLocalProgress(t *testing.T) {
 			events = append(events, m[2])
 		}
 	}
-	assert.Equal(t, []string{
+	want := []string{
 		"Starting Preparing the instances for training",
 		"Downloading Staging the input data and checkpoints",
 		"Training Training in progress",
@@ -953,15 +1018,24 @@ func TestLocalProgress(t *testing.T) {
 		"Uploading Uploading generated training model",
 		"model.tar.gz and output.tar.gz written to " + outputDir(s),
 		"Completed Training job completed",
-	}, events)
+	}
+	// Without namespaces, one notice says why.
+	notice := slices.IndexFunc(events, func(e string) bool { return strings.HasPrefix(e, "process hosts run without namespaces (") })
+	if namespaced(t) {
+		assert.Equal(t, -1, notice)
+	} else if assert.Equal(t, 2, notice, "%q", events) {
+		assert.True(t, strings.HasSuffix(events[2], "): their names are loopback addresses, and their tree is $SAGEMAKER_BASE_DIR, not /opt/ml"), events[2])
+		events = slices.Delete(events, 2, 3)
+	}
+	assert.Equal(t, want, events)
 	assertClean(t, tmp, "", res)
 }
 
 func TestCheckAddressesReportsClashes(t *testing.T) {
 	p := &plan{hosts: []*host{
-		{label: "algo-1", name: "127.0.0.1"},
-		{label: "algo-2", name: "127.0.0.1"},
-		{label: "algo-3", name: "192.0.2.1"}, // TEST-NET-1: not an address of this machine
+		{label: "algo-1", addr: "127.0.0.1"},
+		{label: "algo-2", addr: "127.0.0.1"},
+		{label: "algo-3", addr: "192.0.2.1"}, // TEST-NET-1: not an address of this machine
 	}}
 	err := p.checkAddresses()
 	require.Error(t, err)
@@ -1008,7 +1082,7 @@ func TestLocalPipeShuffle(t *testing.T) {
 // the prefix included, however long the failure file is.
 func TestLocalLongFailureReason(t *testing.T) {
 	tmp := isolate(t)
-	s := localSpec(t, "long-failure", "sh", "-c", `i=0; while [ $i -lt 300 ]; do echo "line $i of the traceback"; i=$((i+1)); done > "$SAGEMAKER_BASE_DIR/output/failure"; echo "ValueError: the real cause" >> "$SAGEMAKER_BASE_DIR/output/failure"; exit 1`)
+	s := localSpec(t, "long-failure", "sh", "-c", `i=0; while [ $i -lt 300 ]; do echo "line $i of the traceback"; i=$((i+1)); done > "${SAGEMAKER_BASE_DIR:-/opt/ml}/output/failure"; echo "ValueError: the real cause" >> "${SAGEMAKER_BASE_DIR:-/opt/ml}/output/failure"; exit 1`)
 	res, out := runJob(t, s)
 	require.Equal(t, job.StatusFailed, res.TrainingJobStatus, out)
 	assert.LessOrEqual(t, utf8.RuneCountInString(res.FailureReason), failure.MaxLen)

@@ -10,11 +10,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/env"
-	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/hostns"
 	"github.com/sagemaker-go/training/internal/proc"
 )
 
@@ -86,13 +85,15 @@ func (p *plan) goBuild(ctx context.Context, dir, pkg string) (string, error) {
 
 // hostEnv is the environment SageMaker gives a container, for host h. For
 // processes it also carries this process's environment (PATH, HOME, ...)
-// without any SM_* or SAGEMAKER_* variable, and SAGEMAKER_BASE_DIR.
+// without any SM_*, SAGEMAKER_* or SMTRAIN_* variable, and, for a process
+// host without namespaces, SAGEMAKER_BASE_DIR (with namespaces its tree is
+// /opt/ml, as on SageMaker).
 func (p *plan) hostEnv(h *host, inherit bool) []string {
 	var vars []string
 	if inherit {
 		for _, kv := range os.Environ() {
 			k, _, _ := strings.Cut(kv, "=")
-			if strings.HasPrefix(k, "SM_") || strings.HasPrefix(k, "SAGEMAKER_") ||
+			if strings.HasPrefix(k, "SM_") || strings.HasPrefix(k, "SAGEMAKER_") || k == hostns.MarkerVar ||
 				k == env.JobNameVar || k == env.JobARNVar || k == env.RegionVar {
 				continue
 			}
@@ -101,7 +102,9 @@ func (p *plan) hostEnv(h *host, inherit bool) []string {
 			}
 			vars = append(vars, kv)
 		}
-		vars = append(vars, env.BaseDirVar+"="+h.paths.Base)
+		if !p.ns {
+			vars = append(vars, env.BaseDirVar+"="+h.paths.Base)
+		}
 	}
 	vars = append(vars,
 		env.JobNameVar+"="+p.spec.TrainingJobName,
@@ -114,14 +117,13 @@ func (p *plan) hostEnv(h *host, inherit bool) []string {
 	return vars
 }
 
-// child is the top process of a host: the program itself, or the docker
-// CLI attached to the host's container. Its stdout and stderr are pumped
-// line by line with the host prefix; the last lines of stderr are kept
-// for the failure reason.
+// child is the top process of a host: the init of a process host, or the
+// docker CLI attached to the host's container. Its stdout and stderr are
+// pumped line by line with the host prefix; the last lines of stderr are
+// kept for the failure reason.
 type child struct {
-	cmd     *exec.Cmd
 	command string        // what the host runs, for the failure reason
-	done    chan struct{} // closed once cmd has exited and code is set
+	done    chan struct{} // closed once the host has exited and code is set
 	code    int           // exit code, 128+signal when killed by a signal
 	tail    proc.Tail     // read once the output is drained
 }
@@ -129,9 +131,15 @@ type child struct {
 // tailBytes bounds the stderr kept per host for the failure reason.
 const tailBytes = 8 << 10
 
-// startChild starts cmd with its output pumped as the host label's lines.
-// reap, if not nil, runs after cmd has exited and before done is closed.
-func (r *run) startChild(cmd *exec.Cmd, label, command string, outWG *sync.WaitGroup, reap func()) (*child, error) {
+// drainAfterExit bounds how long a host's output is read after the host
+// ended: a process outside the host may hold its pipes open.
+const drainAfterExit = 2 * time.Second
+
+// startChild starts a host's top process with start, which gets the write
+// ends of the host's stdout and stderr and returns the function that waits
+// for the process and returns its exit code. The output is pumped as the
+// host label's lines.
+func (r *run) startChild(label, command string, outWG *sync.WaitGroup, start func(stdout, stderr *os.File) (wait func() int, err error)) (*child, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -142,8 +150,7 @@ func (r *run) startChild(cmd *exec.Cmd, label, command string, outWG *sync.WaitG
 		outW.Close()
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	err = cmd.Start()
+	wait, err := start(outW, errW)
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -151,19 +158,31 @@ func (r *run) startChild(cmd *exec.Cmd, label, command string, outWG *sync.WaitG
 		errR.Close()
 		return nil, err
 	}
-	c := &child{cmd: cmd, command: command, done: make(chan struct{}), tail: proc.Tail{Max: tailBytes}}
+	c := &child{command: command, done: make(chan struct{}), tail: proc.Tail{Max: tailBytes}}
 	outWG.Add(2)
 	go func() { defer outWG.Done(); defer outR.Close(); r.pump(label, outR, nil) }()
 	go func() { defer outWG.Done(); defer errR.Close(); r.pump(label, errR, &c.tail) }()
 	go func() {
-		cmd.Wait() // the exit status is in ProcessState; the output is a plain pipe
-		c.code = exitCode(cmd.ProcessState)
-		if reap != nil {
-			reap()
-		}
+		c.code = wait()
+		// What was written is still read; a writer that outlives the host
+		// is not waited for long.
+		end := time.Now().Add(drainAfterExit)
+		outR.SetReadDeadline(end)
+		errR.SetReadDeadline(end)
 		close(c.done)
 	}()
 	return c, nil
+}
+
+// startCmd is startChild's start for an os/exec command.
+func startCmd(cmd *exec.Cmd) func(stdout, stderr *os.File) (func() int, error) {
+	return func(stdout, stderr *os.File) (func() int, error) {
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		return func() int { cmd.Wait(); return proc.StateCode(cmd.ProcessState) }, nil
+	}
 }
 
 func (c *child) wait() int { <-c.done; return c.code }
@@ -174,52 +193,3 @@ func (c *child) stderrTail() string { return c.tail.String() }
 
 // commandLine is what the host ran.
 func (c *child) commandLine() string { return c.command }
-
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
-
-// procHost is a host run as a process group on this machine.
-type procHost struct {
-	*child
-	stopOnce sync.Once
-}
-
-// startProcess starts host i as its own process group.
-func (r *run) startProcess(i int, outWG *sync.WaitGroup) (hostProc, error) {
-	p := r.p
-	h := p.hosts[i]
-	cmd := exec.Command(p.argv[0], p.argv[1:]...)
-	cmd.Env = p.hostEnv(h, true)
-	cmd.Dir = h.paths.Base
-	cmd.SysProcAttr = hostProcAttr()
-	c, err := r.startChild(cmd, h.label, entry.Quote(p.argv), outWG, func() {
-		// The group may outlive its leader; nothing of the host stays.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &procHost{child: c}, nil
-}
-
-// stop sends SIGTERM to the host's process group and SIGKILL after grace.
-func (pr *procHost) stop(grace time.Duration) {
-	pr.stopOnce.Do(func() {
-		pgid := pr.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-pr.done:
-		case <-t.C:
-			syscall.Kill(-pgid, syscall.SIGKILL)
-		}
-	})
-}
-
-// kill sends SIGKILL to the host's process group.
-func (pr *procHost) kill() { syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL) }

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
 	"github.com/sagemaker-go/training/job"
@@ -135,6 +135,9 @@ func (r *run) setState(i int, state string, code int) {
 func (r *run) run(ctx context.Context) (job.Result, error) {
 	p := r.p
 	r.transition(job.SecondaryDownloading, "Staging the input data and checkpoints")
+	if !p.container && !p.ns {
+		r.progressf("process hosts run without namespaces (%s): their names are loopback addresses, and their tree is $%s, not /opt/ml", p.nsWhy, env.BaseDirVar)
+	}
 	if err := p.setupHosts(); err != nil {
 		return r.abort(fmt.Errorf("setting up the host trees: %w", err))
 	}
@@ -355,13 +358,13 @@ func (r *run) finalMetrics() []job.MetricData {
 // scrape matches one output line against the MetricDefinitions: the first
 // group is the value, and the last value seen (across hosts) wins.
 // Non-finite values are not kept (JSON cannot carry them).
-func (r *run) scrape(line string) {
+func (r *run) scrape(line []byte) {
 	for _, d := range r.defs {
-		m := d.re.FindStringSubmatch(line)
+		m := d.re.FindSubmatch(line)
 		if len(m) < 2 {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(m[1]), 64)
+		v, err := strconv.ParseFloat(strings.TrimSpace(string(m[1])), 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
@@ -373,24 +376,25 @@ func (r *run) scrape(line string) {
 
 // pump copies a host's output to the job's output, one prefixed line at a
 // time, scraping metrics on the way; tail, if not nil, keeps the last lines.
+// A line longer than proc.MaxLine (256 KiB) goes on as several lines of
+// that size, so memory stays bounded whatever a host prints. It returns at
+// the end of rd, or when rd's read deadline passes (set once the host has
+// ended).
 func (r *run) pump(label string, rd io.Reader, tail *proc.Tail) {
-	br := bufio.NewReaderSize(rd, 64<<10)
-	prefix := "[" + label + "] "
-	for {
-		line, err := br.ReadString('\n')
-		if line != "" {
-			line = strings.TrimRight(line, "\r\n")
-			if tail != nil {
-				tail.Write([]byte(line + "\n"))
-			}
-			r.scrape(line)
-			r.outMu.Lock()
-			io.WriteString(r.p.cfg.stdout, prefix+line+"\n")
-			r.outMu.Unlock()
+	buf := []byte("[" + label + "] ")
+	prefix := len(buf)
+	err := proc.ScanLines(rd, proc.MaxLine, func(line []byte) {
+		buf = append(append(buf[:prefix], line...), '\n')
+		if tail != nil {
+			tail.Write(buf[prefix:])
 		}
-		if err != nil {
-			return
-		}
+		r.scrape(buf[prefix : len(buf)-1])
+		r.outMu.Lock()
+		r.p.cfg.stdout.Write(buf)
+		r.outMu.Unlock()
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		r.progressf("%s: its output is still open %s after it ended (a process outside the host holds it); no longer read", label, drainAfterExit)
 	}
 }
 
@@ -446,6 +450,11 @@ func (p *plan) setupHosts() error {
 		if err := resources.WriteFile(paths.Config(resources.FileName), rc); err != nil {
 			return err
 		}
+		if p.ns {
+			if err := p.writeHostsFile(h); err != nil {
+				return err
+			}
+		}
 		hostHPs := hps
 		if p.code != nil {
 			hostHPs = maps.Clone(hps)
@@ -479,7 +488,7 @@ func (p *plan) setupHosts() error {
 				return err
 			}
 			local := h.ckptDir
-			if p.container {
+			if p.container || p.ns {
 				local = p.ckptPath
 			}
 			if err := env.WriteCheckpointConfig(paths.Config(env.CheckpointConfigFile), local); err != nil {
@@ -491,12 +500,29 @@ func (p *plan) setupHosts() error {
 }
 
 // hostPath is how host h's program names path, a path under /opt/ml: the
-// same in a container, the host's tree on this machine for a process host.
+// same in a container or a namespaced process host, the host's tree on this
+// machine for a process host without namespaces.
 func (p *plan) hostPath(h *host, path string) string {
-	if p.container {
+	if p.container || p.ns {
 		return path
 	}
 	return filepath.Join(h.paths.Base, strings.TrimPrefix(path, "/opt/ml/"))
+}
+
+// writeHostsFile writes host h's /etc/hosts: every host's name at its
+// loopback address, localhost, then this machine's /etc/hosts (which may
+// name this machine).
+func (p *plan) writeHostsFile(h *host) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# /etc/hosts of %s in job %s (smtrain local): the job's hosts, then this machine's /etc/hosts\n", h.label, p.spec.TrainingJobName)
+	for _, o := range p.hosts {
+		fmt.Fprintf(&b, "%s\t%s\n", o.addr, o.label)
+	}
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	if mine, err := os.ReadFile("/etc/hosts"); err == nil {
+		b.Write(mine)
+	}
+	return atomicfile.Write(p.hostsFile(h), []byte(b.String()), 0o644)
 }
 
 // startFeeders starts one Pipe-mode feeder per Pipe channel and host.

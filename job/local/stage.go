@@ -236,8 +236,8 @@ func (p *plan) stageReadOnly(sc *stagedChannel, idx []int, dir, stage string) er
 			return fmt.Errorf("channel %s: %w", name, err)
 		}
 	}
-	if p.container {
-		return nil // containers get FastFile read-only by the mount flag
+	if p.container || p.ns {
+		return nil // containers and namespaced hosts get it through a read-only mount
 	}
 	return readOnlyDirs(dir)
 }
