@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -69,22 +70,73 @@ func (p *plan) checkDocker(ctx context.Context) error {
 	return nil
 }
 
+// createNetwork creates the job's network and gives every host a fixed
+// address in it. The hosts find each other through /etc/hosts entries made
+// from these addresses (--add-host), not only through the engine's DNS,
+// which forgets a container once it exits: on SageMaker a host that has
+// finished still resolves for the others. The engine picks a free subnet
+// for a first network, which is then made again with that subnet given,
+// as fixed addresses need.
 func (p *plan) createNetwork(ctx context.Context) (func(), error) {
-	args := []string{"network", "create"}
-	if p.spec.EnableNetworkIsolation {
-		args = append(args, "--internal") // no route out, as SageMaker isolates the job
+	create := func(extra ...string) error {
+		args := []string{"network", "create"}
+		if p.spec.EnableNetworkIsolation {
+			args = append(args, "--internal") // no route out, as SageMaker isolates the job
+		}
+		args = append(append(args, extra...), p.netName())
+		_, err := p.dockerCmd(ctx, args...)
+		return err
 	}
-	if _, err := p.dockerCmd(ctx, append(args, p.netName())...); err != nil {
-		return nil, err
-	}
-	return func() {
+	remove := func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, h := range p.hosts {
 			p.dockerCmd(c, "rm", "-f", p.containerName(h))
 		}
 		p.dockerCmd(c, "network", "rm", p.netName())
-	}, nil
+	}
+	var err error
+	for range 3 { // another network may take the subnet in between
+		if err = create(); err != nil {
+			return nil, err
+		}
+		var out []byte
+		out, err = p.dockerCmd(ctx, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", p.netName())
+		remove()
+		if err != nil {
+			return nil, err
+		}
+		var subnet netip.Prefix
+		if subnet, err = hostSubnet(strings.Fields(string(out)), len(p.hosts)); err != nil {
+			return nil, fmt.Errorf("network %s: %w", p.netName(), err)
+		}
+		if err = create("--subnet", subnet.String()); err != nil {
+			continue
+		}
+		p.hostIPs = p.hostIPs[:0]
+		a := subnet.Addr().Next() // the gateway
+		for range p.hosts {
+			a = a.Next()
+			p.hostIPs = append(p.hostIPs, a.String())
+		}
+		return remove, nil
+	}
+	return nil, err
+}
+
+// hostSubnet picks the IPv4 subnet among subnets with room for n hosts
+// besides its network address, gateway and broadcast address.
+func hostSubnet(subnets []string, n int) (netip.Prefix, error) {
+	for _, s := range subnets {
+		pr, err := netip.ParsePrefix(s)
+		if err != nil || !pr.Addr().Is4() {
+			continue
+		}
+		if pr.Bits() <= 30 && 1<<(32-pr.Bits())-3 >= n {
+			return pr.Masked(), nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no IPv4 subnet with room for %d hosts among %q", n, subnets)
 }
 
 // containerMounts are the --mount flags of host i: its input/, model/ and
@@ -143,7 +195,10 @@ func (r *run) startContainer(i int, outWG *sync.WaitGroup) (hostProc, error) {
 	h := p.hosts[i]
 	name := p.containerName(h)
 	args := []string{"run", "--name", name, "--hostname", h.label,
-		"--network", p.netName(), "--network-alias", h.label}
+		"--network", p.netName(), "--network-alias", h.label, "--ip", p.hostIPs[i]}
+	for j, o := range p.hosts {
+		args = append(args, "--add-host", o.label+":"+p.hostIPs[j])
+	}
 	args = append(args, p.containerMounts(i)...)
 	for _, kv := range p.hostEnv(h, false) {
 		args = append(args, "-e", kv)

@@ -157,3 +157,64 @@ func TestLocalContainerFailureReason(t *testing.T) {
 	assertClean(t, tmp, "", res)
 	assertNoDockerLeftovers(t, name)
 }
+
+// resolveAfterExit is a container host program: algo-1 exits at once;
+// algo-2 waits until the engine's DNS has forgotten algo-1 (its container
+// is gone), then resolves it by name, as a host of a SageMaker job can
+// resolve a host that has finished.
+const resolveAfterExit = `import socket, struct, sys, time
+if socket.gethostname() == "algo-1":
+    sys.exit(0)
+def dns_answers(name):
+    q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.11", 53))
+    return struct.unpack(">H", s.recv(512)[6:8])[0] > 0
+while dns_answers("algo-1"):
+    time.sleep(0.05)
+print("algo-1 resolves to", socket.gethostbyname("algo-1"), "after its exit", flush=True)
+`
+
+func TestLocalContainerHostsResolveAfterExit(t *testing.T) {
+	img := testenv.BaseImage(t, "python")
+	tmp := isolate(t)
+	code := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(code, "resolve.py"), []byte(resolveAfterExit), 0o644))
+	name := "container-resolve-after-exit"
+	s := localSpec(t, name)
+	s.AlgorithmSpecification.TrainingImage = img
+	s.AlgorithmSpecification.ContainerEntrypoint = []string{"python3", "/opt/ml/code/resolve.py"}
+	s.HyperParameters = map[string]string{"sagemaker_submit_directory": "file://" + code}
+	s.ResourceConfig.InstanceCount = 2
+	s.StoppingCondition.MaxRuntimeInSeconds = 60
+	res, out := runJob(t, s)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, "%s\n%s", out, res.FailureReason)
+	assert.Regexp(t, `\[algo-2\] algo-1 resolves to \d+\.\d+\.\d+\.\d+ after its exit`, out)
+	assertClean(t, tmp, "", res)
+	assertNoDockerLeftovers(t, name)
+}
+
+func TestHostSubnet(t *testing.T) {
+	for _, c := range []struct {
+		subnets []string
+		n       int
+		want    string
+	}{
+		{[]string{"172.18.0.0/16"}, 2, "172.18.0.0/16"},
+		{[]string{"fd00::/64", "10.1.2.0/24"}, 253, "10.1.2.0/24"},
+		{[]string{"10.1.2.0/24"}, 254, ""},
+		{[]string{"10.1.2.4/30"}, 1, "10.1.2.4/30"},
+		{[]string{"garbage"}, 1, ""},
+		{nil, 1, ""},
+	} {
+		got, err := hostSubnet(c.subnets, c.n)
+		if c.want == "" {
+			assert.Error(t, err, "%v", c.subnets)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, c.want, got.String())
+	}
+}

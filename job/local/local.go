@@ -113,6 +113,7 @@ type plan struct {
 	arn        string
 	region     string
 	code       *localCode // a local sagemaker_submit_directory
+	hostIPs    []string   // container hosts: each host's address on the job's network
 	mounts     []string   // mounts to undo, in order
 	noOverlay  error      // why no copy-on-write overlay can be mounted
 	keepJobDir bool       // the job directory holds what could not be written out
