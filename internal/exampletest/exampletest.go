@@ -1,0 +1,129 @@
+// Package exampletest runs the examples' jobs the way their README says,
+// for the examples' tests: it builds an example's image with the example's
+// own run script, runs its job file with the local backend, and reads back
+// what each host wrote.
+package exampletest
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/testenv"
+	"github.com/sagemaker-go/training/job"
+	"github.com/sagemaker-go/training/job/local"
+)
+
+// BuildImage builds the image of the example in dir with its run script
+// (`run build`, which also builds the base image when missing) under a tag
+// unique to this test, removed when t ends.
+func BuildImage(t *testing.T, dir string) string {
+	t.Helper()
+	testenv.BaseImage(t, "python")
+	dir, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	tag := fmt.Sprintf("smtrain-example-test/%s:%d-%d", filepath.Base(dir), os.Getpid(), time.Now().UnixNano())
+	cmd := exec.Command(filepath.Join(dir, "run"), "build")
+	cmd.Env = append(os.Environ(), "IMAGE="+tag)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s/run build:\n%s%s", dir, out, stderr.String())
+	require.Equal(t, tag, strings.TrimSpace(string(out)))
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag
+}
+
+// Load loads the example's job file and renames the job to name, so that
+// the test's containers, networks and outputs are its own.
+func Load(t *testing.T, dir, name string) job.Spec {
+	t.Helper()
+	s, err := job.Load(filepath.Join(dir, "job.json"))
+	require.NoError(t, err)
+	s.TrainingJobName = name
+	return s
+}
+
+// Run runs s with the local backend, its S3 root in a temporary
+// directory, and returns the result and the output (hosts and progress).
+func Run(t *testing.T, s job.Spec, opts ...local.Option) (job.Result, string) {
+	t.Helper()
+	var out syncBuffer
+	opts = append([]local.Option{local.WithOutput(&out), local.WithProgress(&out), local.WithS3Root(t.TempDir()), local.WithGracePeriod(5 * time.Second)}, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	res, err := local.Run(ctx, s, opts...)
+	require.NoError(t, err, "output:\n%s", out.String())
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, "output:\n%s\nFailureReason: %s", out.String(), res.FailureReason)
+	return res, out.String()
+}
+
+// Models returns the JSON files of the job's model.tar.gz, decoded, by
+// name.
+func Models(t *testing.T, res job.Result) map[string]map[string]any {
+	t.Helper()
+	require.NotEmpty(t, res.LocalArtifactsDir)
+	f, err := os.Open(filepath.Join(res.LocalArtifactsDir, "model.tar.gz"))
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(gz)
+	out := map[string]map[string]any{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(tr).Decode(&m), h.Name)
+		out[h.Name] = m
+	}
+}
+
+// NoLeftovers checks that no container or network of the job remains.
+func NoLeftovers(t *testing.T, name string) {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-a", "--format", "{{.Names}}").Output()
+	require.NoError(t, err)
+	for _, n := range strings.Fields(string(out)) {
+		assert.False(t, strings.HasPrefix(n, name+"-"), "container %s left behind", n)
+	}
+	out, err = exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
+	require.NoError(t, err)
+	assert.NotContains(t, strings.Fields(string(out)), name+"-net")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
