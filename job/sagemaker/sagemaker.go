@@ -40,6 +40,8 @@ type Client struct {
 	S3             *s3.Client
 	CloudWatchLogs *cloudwatchlogs.Client
 	Region         string
+
+	s3Endpoint string // Config.S3EndpointURL, for messages
 }
 
 // Config is what New builds the clients from. The zero value uses the
@@ -145,7 +147,8 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoCredentials, err)
 	}
 	return &Client{
-		Region: cfg.Region,
+		Region:     cfg.Region,
+		s3Endpoint: c.S3EndpointURL,
 		SageMaker: sm.NewFromConfig(cfg, func(o *sm.Options) {
 			o.APIOptions = append(o.APIOptions, explainTimeouts("SageMaker"))
 			if c.EndpointURL != "" {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sagemaker-go/training/internal/s3download"
 	"github.com/sagemaker-go/training/internal/s3uri"
@@ -39,6 +40,16 @@ func Open(ctx context.Context, uri string) (outputsync.Uploader, error) {
 	client, where, err := s3download.NewClient(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("upload to %s: %w", uri, err)
+	}
+	return &uploader{tm: transfermanager.New(client), bucket: bucket, prefix: prefix, where: where}, nil
+}
+
+// New is Open with a client of the caller's (job/sagemaker's real-S3 store
+// for local runs); where names its endpoint in errors.
+func New(client *s3.Client, uri, where string) (outputsync.Uploader, error) {
+	bucket, prefix, err := parse(uri)
+	if err != nil {
+		return nil, err
 	}
 	return &uploader{tm: transfermanager.New(client), bucket: bucket, prefix: prefix, where: where}, nil
 }
