@@ -29,10 +29,10 @@ func TestParseManifest(t *testing.T) {
 
 func TestParseManifestErrors(t *testing.T) {
 	for data, want := range map[string]string{
-		``:                                          "want a JSON array",
-		`{"prefix": "s3://b/"}`:                     "want a JSON array",
-		`[{"prefix": "s3://bucket/"}]`:              "at least one suffix, got 1 elements",
-		`["a", "b"]`:                                "element 0: want {\"prefix\"",
+		``:                             "want a JSON array",
+		`{"prefix": "s3://b/"}`:        "want a JSON array",
+		`[{"prefix": "s3://bucket/"}]`: "at least one suffix, got 1 elements",
+		`["a", "b"]`:                   "element 0: want {\"prefix\"",
 		`[{"prefix": "s3://bucket/", "x": 1}, "a"]`: "element 0",
 		`[{"prefix": "file:///tmp/"}, "a"]`:         "want an S3 URI",
 		`[{"prefix": "s3://B/"}, "a"]`:              "want an S3 URI",
