@@ -7,10 +7,6 @@ import (
 	"github.com/sagemaker-go/training/internal/cli"
 )
 
-func init() {
-	commands["describe"] = cli.Command{Summary: "show a SageMaker training job (NAME [--json])", Run: runDescribe}
-}
-
 // runDescribe is `smtrain describe NAME [--json]`: DescribeTrainingJob's
 // answer as the summary smtrain local prints, or as JSON in the shape local
 // runs report. The exit code is 0 for a job running or completed, 1 failed,

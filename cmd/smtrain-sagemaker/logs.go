@@ -8,10 +8,6 @@ import (
 	"github.com/sagemaker-go/training/internal/cli"
 )
 
-func init() {
-	commands["logs"] = cli.Command{Summary: "print a SageMaker training job's CloudWatch logs (NAME [--follow])", Run: runLogs}
-}
-
 // runLogs is `smtrain logs NAME [--follow]`: the job's log streams in
 // /aws/sagemaker/TrainingJobs, all hosts merged by time (lines prefixed with
 // the host's stream when there are several); with --follow until the job

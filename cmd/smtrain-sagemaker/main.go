@@ -12,8 +12,13 @@ import (
 	"github.com/sagemaker-go/training/internal/cli"
 )
 
-// commands is filled by the init functions of the subcommand files.
-var commands = map[string]cli.Command{}
+// commands are cli.SageMakerCommands, each with its run function.
+var commands = []cli.Command{
+	cli.SageMaker("submit", runSubmit),
+	cli.SageMaker("describe", runDescribe),
+	cli.SageMaker("stop", runStop),
+	cli.SageMaker("logs", runLogs),
+}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 

@@ -8,10 +8,6 @@ import (
 	"github.com/sagemaker-go/training/internal/cli"
 )
 
-func init() {
-	commands["stop"] = cli.Command{Summary: "stop a SageMaker training job (NAME [--wait])", Run: runStop}
-}
-
 // runStop is `smtrain stop NAME [--wait]`: StopTrainingJob (SageMaker sends
 // SIGTERM, then SIGKILL 120 s later); with --wait it waits until the job has
 // stopped and prints the result.

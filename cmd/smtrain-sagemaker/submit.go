@@ -11,15 +11,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagemaker-go/training/internal/apimodel"
 	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/sagemaker"
 )
-
-func init() {
-	commands["submit"] = cli.Command{Summary: "run a job on SageMaker (-f JOB.json [--wait] [--logs] [--download DIR])", Run: runSubmit}
-}
 
 // awsFlags are the flags every SageMaker command takes.
 type awsFlags struct {
@@ -163,7 +160,7 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smtrain submit:", err)
 		return cli.ExitUsage
 	}
-	cli.WarnUnknown(stderr, "smtrain submit", *file, spec)
+	cli.WarnUnknown(stderr, "smtrain submit", *file, spec.UnknownMembers(), apimodel.Source)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := af.client(ctx)

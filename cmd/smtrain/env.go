@@ -9,13 +9,8 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/failure"
-	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/internal/pyjson"
 )
-
-func init() {
-	commands["env"] = cli.Command{Summary: "print the SM_* variables and arguments a program in this tree would get", Run: runEnv}
-}
 
 // runEnv is `smtrain env [--json] [--base DIR]`: the SM_* variables as
 // sorted NAME=value lines, or with --json one object

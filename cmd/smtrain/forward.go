@@ -20,15 +20,15 @@ import (
 // pay it.
 const sageMakerCommand = "smtrain-sagemaker"
 
-func init() {
-	for name, summary := range map[string]string{
-		"submit":   "run a job on SageMaker (-f JOB.json [--wait] [--logs] [--download DIR])",
-		"describe": "show a SageMaker training job (NAME [--json])",
-		"stop":     "stop a SageMaker training job (NAME [--wait])",
-		"logs":     "print a SageMaker training job's CloudWatch logs (NAME [--follow])",
-	} {
-		commands[name] = cli.Command{Summary: summary + "; runs " + sageMakerCommand, Run: forward(name)}
+// forwarded are cli.SageMakerCommands, each run by forward.
+func forwarded() []cli.Command {
+	var out []cli.Command
+	for _, c := range cli.SageMakerCommands {
+		c.Summary += "; runs " + sageMakerCommand
+		c.Run = forward(c.Name)
+		out = append(out, c)
 	}
+	return out
 }
 
 // forward returns the command that replaces this process with

@@ -10,14 +10,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagemaker-go/training/internal/apimodel"
 	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/local"
 )
-
-func init() {
-	commands["local"] = cli.Command{Summary: "run a job on this machine (-f JOB.json)", Run: runLocal}
-}
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet]", stderr)
@@ -42,7 +39,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smtrain local:", err)
 		return cli.ExitUsage
 	}
-	cli.WarnUnknown(stderr, "smtrain local", *file, spec)
+	cli.WarnUnknown(stderr, "smtrain local", *file, spec.UnknownMembers(), apimodel.Source)
 	// With --json stdout is kept for the result: the hosts' output goes to
 	// stderr.
 	out, progress := stdout, stderr

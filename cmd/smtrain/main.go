@@ -11,8 +11,13 @@ import (
 	"github.com/sagemaker-go/training/internal/cli"
 )
 
-// commands is filled by the init functions of the subcommand files.
-var commands = map[string]cli.Command{}
+// commands are smtrain's own commands, and the SageMaker commands it runs
+// smtrain-sagemaker for.
+var commands = append([]cli.Command{
+	{Name: "env", Summary: "print the SM_* variables and arguments a program in this tree would get", Run: runEnv},
+	{Name: "local", Summary: "run a job on this machine (-f JOB.json)", Run: runLocal},
+	{Name: "pipe", Summary: "read or serve Pipe-mode FIFOs (pipe read | pipe serve)", Run: runPipe},
+}, forwarded()...)
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 

@@ -15,12 +15,7 @@ import (
 	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/channels/recordio"
 	"github.com/sagemaker-go/training/channels/tfrecord"
-	"github.com/sagemaker-go/training/internal/cli"
 )
-
-func init() {
-	commands["pipe"] = cli.Command{Summary: "read or serve Pipe-mode FIFOs (pipe read | pipe serve)", Run: runPipe}
-}
 
 func runPipe(args []string, stdout, stderr io.Writer) int {
 	usage := func() {

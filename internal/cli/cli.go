@@ -1,8 +1,8 @@
 // Package cli holds what the smtrain and smtrain-sagemaker commands share:
-// the dispatch of subcommands, their exit codes, flag sets, and a job result
-// printed as the summary
-// `smtrain local` prints or as DescribeTrainingJob-shaped JSON. It does not
-// import the AWS SDK, so smtrain stays quick to start.
+// the dispatch of subcommands, their exit codes, flag sets, the table of
+// the commands smtrain-sagemaker runs, and a result printed as a summary or
+// as JSON. It imports nothing of the module (nor the AWS SDK), so smtrain
+// stays quick to start.
 package cli
 
 import (
@@ -11,12 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
-
-	"github.com/sagemaker-go/training/internal/apimodel"
-	"github.com/sagemaker-go/training/job"
 )
 
 // Exit codes of the commands that run or watch a job.
@@ -30,14 +26,36 @@ const (
 // Command is one subcommand; Run gets the arguments after its name and
 // returns the exit code.
 type Command struct {
+	Name    string
 	Summary string
 	Run     func(args []string, stdout, stderr io.Writer) int
 }
 
+// SageMakerCommands are the commands that call SageMaker: smtrain-sagemaker
+// runs them, and smtrain runs smtrain-sagemaker for them. Run is nil: each
+// program sets its own.
+var SageMakerCommands = []Command{
+	{Name: "submit", Summary: "run a job on SageMaker (-f JOB.json [--wait] [--logs] [--download DIR])"},
+	{Name: "describe", Summary: "show a SageMaker training job (NAME [--json])"},
+	{Name: "stop", Summary: "stop a SageMaker training job (NAME [--wait])"},
+	{Name: "logs", Summary: "print a SageMaker training job's CloudWatch logs (NAME [--follow])"},
+}
+
+// SageMaker is the command of SageMakerCommands named name, run by run.
+func SageMaker(name string, run func(args []string, stdout, stderr io.Writer) int) Command {
+	i := slices.IndexFunc(SageMakerCommands, func(c Command) bool { return c.Name == name })
+	if i < 0 {
+		panic("cli: no SageMaker command " + name)
+	}
+	c := SageMakerCommands[i]
+	c.Run = run
+	return c
+}
+
 // Main runs the subcommand that args[0] names, or prints the usage (header
-// first, then each command with its summary): exit 2 without a command or
-// with an unknown one, 0 for -h, --help and help.
-func Main(prog, header string, commands map[string]Command, args []string, stdout, stderr io.Writer) int {
+// first, then each command with its summary, by name): exit 2 without a
+// command or with an unknown one, 0 for -h, --help and help.
+func Main(prog, header string, commands []Command, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr, header, commands)
 		if len(args) == 0 {
@@ -45,24 +63,20 @@ func Main(prog, header string, commands map[string]Command, args []string, stdou
 		}
 		return 0
 	}
-	c, ok := commands[args[0]]
-	if !ok {
+	i := slices.IndexFunc(commands, func(c Command) bool { return c.Name == args[0] })
+	if i < 0 {
 		fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
 		usage(stderr, header, commands)
 		return ExitUsage
 	}
-	return c.Run(args[1:], stdout, stderr)
+	return commands[i].Run(args[1:], stdout, stderr)
 }
 
-func usage(w io.Writer, header string, commands map[string]Command) {
+func usage(w io.Writer, header string, commands []Command) {
 	fmt.Fprintf(w, "%s\n\ncommands:\n", header)
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].Summary)
+	sorted := slices.SortedFunc(slices.Values(commands), func(a, b Command) int { return strings.Compare(a.Name, b.Name) })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-9s %s\n", c.Name, c.Summary)
 	}
 }
 
@@ -98,101 +112,36 @@ func ParseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 }
 
 // WarnUnknown writes one line to stderr for each member of the job file
-// that the API model this program was built with does not know: a
+// that the API model this program was built with (model) does not know: a
 // misspelt key, or a member newer than the model. Such members are kept
 // and sent as written, so they are warnings, not errors.
-func WarnUnknown(stderr io.Writer, prog, file string, spec job.Spec) {
-	for _, m := range spec.UnknownMembers() {
+func WarnUnknown(stderr io.Writer, prog, file string, members []string, model string) {
+	for _, m := range members {
 		fmt.Fprintf(stderr, "%s: warning: %s: %s is not a member of CreateTrainingJob in the API model this program knows (%s); it is kept as written: check its spelling\n",
-			prog, file, m, apimodel.Source)
+			prog, file, m, model)
 	}
 }
 
-// PrintResult prints r as indented JSON or as the summary, and returns the
-// exit code for its status: ExitCompleted for Completed (and for a job
-// still InProgress or Stopping), ExitStopped for Stopped, ExitFailed
-// otherwise.
-func PrintResult(r job.Result, asJSON bool, stdout, stderr io.Writer) int {
+// Result is what PrintResult prints: a job.Result.
+type Result interface {
+	WriteSummary(w io.Writer) error
+	ExitCode() int
+}
+
+// PrintResult prints r as indented JSON or as its summary, and returns its
+// exit code (ExitFailed when it cannot be printed).
+func PrintResult(r Result, asJSON bool, stdout, stderr io.Writer) int {
+	var err error
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
-			fmt.Fprintln(stderr, "smtrain:", err)
-			return ExitFailed
-		}
+		err = enc.Encode(r)
 	} else {
-		PrintSummary(stdout, r)
+		err = r.WriteSummary(stdout)
 	}
-	switch r.TrainingJobStatus {
-	case job.StatusCompleted, "InProgress", "Stopping":
-		return ExitCompleted
-	case job.StatusStopped:
-		return ExitStopped
-	default:
+	if err != nil {
+		fmt.Fprintln(stderr, "smtrain:", err)
 		return ExitFailed
 	}
-}
-
-// PrintSummary prints r for a person: status, failure reason, where the
-// model and output are, final metrics, each host's exit code (local runs)
-// and the training time.
-func PrintSummary(w io.Writer, r job.Result) {
-	fmt.Fprintf(w, "\nTraining job %s: %s (%s)\n", r.TrainingJobName, r.TrainingJobStatus, r.SecondaryStatus)
-	if r.FailureReason != "" {
-		fmt.Fprintf(w, "Failure reason: %s\n", r.FailureReason)
-	}
-	if r.ModelArtifacts != nil {
-		fmt.Fprintf(w, "Model:  %s\n", r.ModelArtifacts.S3ModelArtifacts)
-	}
-	if r.OutputDataS3Uri != "" {
-		fmt.Fprintf(w, "Output: %s\n", r.OutputDataS3Uri)
-	}
-	if r.LocalArtifactsDir != "" && !strings.HasPrefix(r.OutputDataS3Uri, "file://") {
-		fmt.Fprintf(w, "On this machine: %s\n", r.LocalArtifactsDir)
-	}
-	for _, m := range r.FinalMetricDataList {
-		fmt.Fprintf(w, "Metric %s = %s\n", m.MetricName, strconv.FormatFloat(m.Value, 'g', -1, 64))
-	}
-	for _, h := range sortedHosts(r.ExitCodes) {
-		fmt.Fprintf(w, "Host %s exit code %d\n", h, r.ExitCodes[h])
-	}
-	if n, interrupted := attempts(r); n > 1 {
-		fmt.Fprintf(w, "Attempts: %d (%d interrupted)\n", n, interrupted)
-	}
-	// The lines the Python SDK prints at the end of a job (per instance
-	// here: the SDK multiplies by the instance count).
-	fmt.Fprintf(w, "Training seconds: %d\n", r.TrainingTimeInSeconds)
-	if r.BillableTimeInSeconds > 0 {
-		fmt.Fprintf(w, "Billable seconds: %d\n", r.BillableTimeInSeconds)
-		if r.EnableManagedSpotTraining && r.TrainingTimeInSeconds > 0 {
-			saving := (1 - float64(r.BillableTimeInSeconds)/float64(r.TrainingTimeInSeconds)) * 100
-			fmt.Fprintf(w, "Managed Spot Training savings: %.1f%%\n", saving)
-		}
-	}
-}
-
-// attempts counts the attempts of a job from its transitions (each starts
-// with Starting) and how many of them a spot interruption ended.
-func attempts(r job.Result) (n, interrupted int) {
-	for _, t := range r.SecondaryStatusTransitions {
-		switch t.Status {
-		case job.SecondaryStarting:
-			n++
-		case job.SecondaryInterrupted:
-			interrupted++
-		}
-	}
-	return n, interrupted
-}
-
-// sortedHosts gives the algo-N names of m in numeric order.
-func sortedHosts(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for n := 1; len(out) < len(m) && n <= 10000; n++ {
-		k := "algo-" + strconv.Itoa(n)
-		if _, ok := m[k]; ok {
-			out = append(out, k)
-		}
-	}
-	return out
+	return r.ExitCode()
 }

@@ -2,16 +2,14 @@ package cli_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
-	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/cli"
-	"github.com/sagemaker-go/training/job"
 )
 
 func TestParseFlagsAfterPositionalArguments(t *testing.T) {
@@ -37,53 +35,47 @@ func TestParseFlagsAfterPositionalArguments(t *testing.T) {
 	assert.Contains(t, stderr.String(), "usage: smtrain describe NAME [--json]\n")
 }
 
-func TestPrintResultExitCodes(t *testing.T) {
-	for status, want := range map[string]int{
-		"Completed": cli.ExitCompleted, "InProgress": cli.ExitCompleted, "Stopping": cli.ExitCompleted,
-		"Stopped": cli.ExitStopped, "Failed": cli.ExitFailed, "": cli.ExitFailed,
-	} {
-		r := job.Result{TrainingJobName: "j", TrainingJobStatus: status}
-		assert.Equal(t, want, cli.PrintResult(r, false, io.Discard, io.Discard), status)
-		var out bytes.Buffer
-		assert.Equal(t, want, cli.PrintResult(r, true, &out, io.Discard), status)
-		var back job.Result
-		require.NoError(t, json.Unmarshal(out.Bytes(), &back))
-		assert.Equal(t, r.TrainingJobStatus, back.TrainingJobStatus)
-	}
+// result is a Result whose summary and exit code are given.
+type result struct {
+	Status  string
+	summary string
+	code    int
 }
 
-func ExamplePrintSummary() {
-	r := job.Result{
-		TrainingJobName: "linear-1", TrainingJobStatus: "Failed", SecondaryStatus: "Failed",
-		FailureReason: "AlgorithmError: loss is NaN",
-		ExitCodes:     map[string]int{"algo-10": 0, "algo-2": 1, "algo-1": 0},
-	}
-	cli.PrintSummary(os.Stdout, r)
-	// Output:
-	// Training job linear-1: Failed (Failed)
-	// Failure reason: AlgorithmError: loss is NaN
-	// Host algo-1 exit code 0
-	// Host algo-2 exit code 1
-	// Host algo-10 exit code 0
-	// Training seconds: 0
+func (r result) WriteSummary(w io.Writer) error { _, err := io.WriteString(w, r.summary); return err }
+func (r result) ExitCode() int                  { return r.code }
+
+func TestPrintResult(t *testing.T) {
+	r := result{Status: "Stopped", summary: "stopped\n", code: cli.ExitStopped}
+	var out bytes.Buffer
+	assert.Equal(t, cli.ExitStopped, cli.PrintResult(r, false, &out, io.Discard))
+	assert.Equal(t, "stopped\n", out.String())
+	out.Reset()
+	assert.Equal(t, cli.ExitStopped, cli.PrintResult(r, true, &out, io.Discard))
+	assert.Equal(t, "{\n  \"Status\": \"Stopped\"\n}\n", out.String())
 }
 
-func ExamplePrintSummary_spot() {
-	tr := func(s string) job.SecondaryStatusTransition { return job.SecondaryStatusTransition{Status: s} }
-	r := job.Result{
-		TrainingJobName: "linear-spot", TrainingJobStatus: "Completed", SecondaryStatus: "Completed",
-		SecondaryStatusTransitions: []job.SecondaryStatusTransition{
-			tr("Starting"), tr("Downloading"), tr("Training"), tr("Interrupted"),
-			tr("Starting"), tr("Downloading"), tr("Training"), tr("Interrupted"),
-			tr("Starting"), tr("Downloading"), tr("Training"), tr("Uploading"), tr("Completed"),
-		},
-		TrainingTimeInSeconds: 874, BillableTimeInSeconds: 262, EnableManagedSpotTraining: true,
+func TestMainDispatch(t *testing.T) {
+	var got []string
+	cmd := func(name string) cli.Command {
+		return cli.Command{Name: name, Summary: "the " + name + " command", Run: func(args []string, _, _ io.Writer) int {
+			got = append(got, name+" "+strings.Join(args, " "))
+			return 7
+		}}
 	}
-	cli.PrintSummary(os.Stdout, r)
-	// Output:
-	// Training job linear-spot: Completed (Completed)
-	// Attempts: 3 (2 interrupted)
-	// Training seconds: 874
-	// Billable seconds: 262
-	// Managed Spot Training savings: 70.0%
+	commands := []cli.Command{cmd("zeta"), cmd("alpha"), cli.SageMaker("stop", func([]string, io.Writer, io.Writer) int { return 3 })}
+	var stderr bytes.Buffer
+	assert.Equal(t, 7, cli.Main("prog", "usage: prog", commands, []string{"alpha", "x"}, io.Discard, &stderr))
+	assert.Equal(t, 3, cli.Main("prog", "usage: prog", commands, []string{"stop"}, io.Discard, &stderr))
+	assert.Equal(t, []string{"alpha x"}, got)
+	assert.Equal(t, cli.ExitUsage, cli.Main("prog", "usage: prog", commands, []string{"nope"}, io.Discard, &stderr))
+	assert.Equal(t, `prog: unknown command "nope"
+usage: prog
+
+commands:
+  alpha     the alpha command
+  stop      stop a SageMaker training job (NAME [--wait])
+  zeta      the zeta command
+`, stderr.String())
+	assert.Panics(t, func() { cli.SageMaker("nope", nil) })
 }
