@@ -58,3 +58,14 @@ func TestContainers(t *testing.T) {
 	assert.Contains(t, out, "[algo-2] algo-2: trained on 300 rows of part-001.csv")
 	exampletest.NoLeftovers(t, name)
 }
+
+// TestProcesses runs the same job file as two process hosts: train.py
+// itself (the job's Program), in hosts that have their own /opt/ml and
+// are named algo-N, as in the image.
+func TestProcesses(t *testing.T) {
+	exampletest.NeedNamespaces(t)
+	s := exampletest.Load(t, ".", "example-custom-processes")
+	res, out := exampletest.Run(t, s)
+	checkModels(t, s, res)
+	assert.Contains(t, out, "[algo-1] algo-1: trained on 200 rows of part-000.csv")
+}

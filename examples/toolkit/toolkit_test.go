@@ -61,3 +61,15 @@ func TestContainers(t *testing.T) {
 	assert.Contains(t, out, `command="/usr/bin/python3 train.py --epochs 20 --learning_rate 0.05" cwd=/opt/ml/code`)
 	exampletest.NoLeftovers(t, name)
 }
+
+// TestProcesses runs job.json as it is, as two process hosts: this
+// module's train (the job's Program, built from cmd/train) runs
+// code/train.py, the job's local code, which every host finds as its
+// /opt/ml/code, as the SDK's local mode gives it.
+func TestProcesses(t *testing.T) {
+	exampletest.NeedNamespaces(t)
+	s := exampletest.Load(t, ".", "example-toolkit-processes")
+	res, out := exampletest.Run(t, s)
+	checkModels(t, res)
+	assert.Regexp(t, `\[algo-1\] .*msg="Invoking user script" command="\S*python3 train.py --epochs 20 --learning_rate 0.05" cwd=/opt/ml/code`, out)
+}

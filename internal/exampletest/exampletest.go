@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/hostns"
 	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/local"
@@ -45,6 +46,18 @@ func BuildImage(t *testing.T, dir string) string {
 	require.Equal(t, tag, strings.TrimSpace(string(out)))
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	return tag
+}
+
+// NeedNamespaces skips t (fails it in strict mode) where process hosts
+// would get no namespaces, so no /opt/ml and no algo-N names.
+func NeedNamespaces(t *testing.T) {
+	t.Helper()
+	if os.Getenv(local.NoNamespacesVar) == "1" {
+		testenv.Missing(t, local.NoNamespacesVar+"=1: process hosts get no namespaces")
+	}
+	if _, err := hostns.Probe(t.TempDir()); err != nil {
+		testenv.Missing(t, "process hosts get no namespaces here: "+err.Error())
+	}
 }
 
 // Load loads the example's job file and renames the job to name, so that
