@@ -20,13 +20,13 @@ const MaxManifestSize = 64 << 20
 // elements are the suffixes appended to it. The objects of the channel are
 // Prefix+suffix, and each lands at its suffix under the channel directory.
 type Manifest struct {
-	Prefix s3uri.URI
+	Prefix URI
 	Keys   []string // the suffixes, in file order
 }
 
 // URIs are the objects the manifest names.
-func (m Manifest) URIs() []s3uri.URI {
-	out := make([]s3uri.URI, len(m.Keys))
+func (m Manifest) URIs() []URI {
+	out := make([]URI, len(m.Keys))
 	for i, k := range m.Keys {
 		u := m.Prefix
 		u.Key += k

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/s3uri"
+	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/outputsync"
 	"github.com/sagemaker-go/training/outputsync/s3sync"
 )
@@ -93,7 +94,7 @@ type cachedObject struct {
 // bucket, or a key that is not itself an object), a directory holding every
 // object under "<key>/" at its path relative to it, and nothing else. An
 // empty prefix is an error wrapping fs.ErrNotExist.
-func (s *Store) Fetch(ctx context.Context, uri s3uri.URI) (string, error) {
+func (s *Store) Fetch(ctx context.Context, uri job.URI) (string, error) {
 	if !uri.IsS3() {
 		return "", fmt.Errorf("%s: not an S3 URI", uri)
 	}
@@ -327,7 +328,7 @@ func pruneTree(dir string, keep map[string]bool) error {
 }
 
 // Uploader stores files under the prefix uri.
-func (s *Store) Uploader(_ context.Context, uri s3uri.URI) (outputsync.Uploader, error) {
+func (s *Store) Uploader(_ context.Context, uri job.URI) (outputsync.Uploader, error) {
 	up, err := s3sync.New(s.c.S3, uri.String(), s.where)
 	if err != nil {
 		return nil, err
@@ -349,7 +350,7 @@ func (e explainingUploader) Upload(ctx context.Context, rel string, body *io.Sec
 }
 
 // Delete removes the object uri; one that does not exist is no error.
-func (s *Store) Delete(ctx context.Context, uri s3uri.URI) error {
+func (s *Store) Delete(ctx context.Context, uri job.URI) error {
 	_, err := s.c.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(uri.Bucket), Key: aws.String(uri.Key)})
 	if err != nil {
 		return s.explain(uri, "delete", err)
