@@ -34,7 +34,7 @@ func BenchmarkStageChannel(b *testing.B) {
 				root := b.TempDir()
 				p := &plan{spec: s, hosts: []*host{{label: "algo-1"}}, jobDir: root}
 				var v job.ValidationError
-				chans := p.planChannels(&v)
+				chans := p.planChannels(context.Background(), &v)
 				require.NoError(b, v.Err())
 				b.SetBytes(size)
 				b.ReportAllocs()

@@ -27,6 +27,10 @@ type ckptSync struct {
 	dst  string
 	dirs []string
 	seen []map[string]fileStamp // per host: relative path -> last synced stamp
+	// publish, when set, passes each copy made into dst (deleted false)
+	// and each removal from it on to the store (real S3); a file it fails
+	// for is tried again at the next sync.
+	publish func(rel string, deleted bool) error
 }
 
 // restoreStats says what restoreCheckpoints did.
@@ -121,6 +125,16 @@ func (s *ckptSync) once() error {
 				}
 				return err
 			}
+			if s.publish != nil {
+				if err := s.publish(filepath.ToSlash(rel), false); err != nil {
+					errs = append(errs, err)
+					if old, ok := s.seen[i][rel]; ok {
+						now[rel] = old
+					} else {
+						delete(now, rel)
+					}
+				}
+			}
 			return nil
 		})
 		if err != nil {
@@ -131,6 +145,12 @@ func (s *ckptSync) once() error {
 			if _, ok := now[rel]; !ok {
 				if err := os.Remove(filepath.Join(s.dst, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					errs = append(errs, err)
+				}
+				if s.publish != nil {
+					if err := s.publish(filepath.ToSlash(rel), true); err != nil {
+						errs = append(errs, err)
+						now[rel] = s.seen[i][rel] // deleted again at the next sync
+					}
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package local
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -42,7 +43,7 @@ type localCode struct {
 // planCode finds local code in the job's hyperparameters; nil when the
 // submit directory is absent or names something else (a path inside the
 // image, an s3:// URI served by real S3).
-func (p *plan) planCode() (*localCode, error) {
+func (p *plan) planCode(ctx context.Context) (*localCode, error) {
 	v, ok := p.spec.HyperParameters[submitDirKey]
 	if !ok {
 		return nil, nil
@@ -57,7 +58,7 @@ func (p *plan) planCode() (*localCode, error) {
 	if !strings.HasPrefix(c.uri, "file://") && !strings.HasPrefix(c.uri, "s3://") {
 		return nil, nil
 	}
-	src, err := p.resolveURI(c.uri)
+	src, err := p.fetch(ctx, c.uri)
 	if err != nil {
 		return nil, fmt.Errorf("HyperParameters.%s: %w", submitDirKey, err)
 	}

@@ -166,6 +166,9 @@ func (p *plan) containerMounts(i int) []string {
 	if p.ckptSrc != "" {
 		bind(h.ckptDir, p.ckptPath, false)
 	}
+	if p.tensorBoardMount() {
+		bind(p.tensorBoardDir(h), p.tensorBoard.path, false)
+	}
 	if p.code != nil {
 		bind(h.paths.Code, codeDir, false)
 		bind(p.sharedDir(), sharedDir, false)

@@ -68,6 +68,9 @@ func (p *plan) hostMounts(i int) []hostns.Mount {
 	if p.ckptSrc != "" && !strings.HasPrefix(filepath.Clean(p.ckptPath)+"/", optML+"/") {
 		ms = append(ms, hostns.Mount{Source: h.ckptDir, Target: p.ckptPath})
 	}
+	if p.tensorBoardMount() {
+		ms = append(ms, hostns.Mount{Source: p.tensorBoardDir(h), Target: p.tensorBoard.path})
+	}
 	ms = append(ms, hostns.Mount{Source: p.hostsFile(h), Target: "/etc/hosts"})
 	for _, sc := range p.channels {
 		if sc.mode == "FastFile" && sc.receives(i) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/internal/hostns"
-	"github.com/sagemaker-go/training/internal/s3uri"
 )
 
 // Option configures Run.
@@ -38,6 +37,7 @@ type config struct {
 	image        bool
 	force        <-chan struct{}
 	noOverlay    bool // tests: stage as an unprivileged user would
+	store        Store
 }
 
 // WithDir runs the job in dir (created if missing; it must be empty) and
@@ -57,7 +57,8 @@ func WithOutput(w io.Writer) Option { return func(c *config) { c.stdout = w } }
 func WithProgress(w io.Writer) Option { return func(c *config) { c.progress = w } }
 
 // WithS3Root sets the directory that stands for S3 in a local run: the URI
-// s3://bucket/key means <root>/bucket/key (default ./.smtrain/s3).
+// s3://bucket/key means <root>/bucket/key (default ./.smtrain/s3). WithStore
+// replaces it.
 func WithS3Root(dir string) Option { return func(c *config) { c.s3Root = dir } }
 
 // WithGracePeriod sets the time between SIGTERM and SIGKILL when a job is
@@ -109,17 +110,22 @@ type plan struct {
 	outDir     string // <output>/<job>/output on this machine
 	outURI     string // the same as a URI of the spec's kind
 	ckptSrc    string // local directory standing for job.CheckpointConfig.S3Uri
-	ckptPath   string // LocalPath as the program sees it
-	arn        string
-	region     string
-	code       *localCode // a local sagemaker_submit_directory
-	hostIPs    []string   // container hosts: each host's address on the job's network
-	mounts     []string   // mounts to undo, in order
-	noOverlay  error      // why no copy-on-write overlay can be mounted
-	keepJobDir bool       // the job directory holds what could not be written out
-	ns         bool       // process hosts run in namespaces of their own
-	userNS     bool       // inside a user namespace
-	nsWhy      string     // why process hosts have no namespaces
+	ckptURI    string // that URI in its canonical form
+	ckptUpload string // the checkpoint URI, when synced checkpoints are also uploaded to the store
+	outUpload  string // <output>/<job>/output, when the artifacts are uploaded to the store
+	// The outputs synced while the hosts run (nil: none).
+	intermediate, tensorBoard *outputTarget
+	ckptPath                  string // LocalPath as the program sees it
+	arn                       string
+	region                    string
+	code                      *localCode // a local sagemaker_submit_directory
+	hostIPs                   []string   // container hosts: each host's address on the job's network
+	mounts                    []string   // mounts to undo, in order
+	noOverlay                 error      // why no copy-on-write overlay can be mounted
+	keepJobDir                bool       // the job directory holds what could not be written out
+	ns                        bool       // process hosts run in namespaces of their own
+	userNS                    bool       // inside a user namespace
+	nsWhy                     string     // why process hosts have no namespaces
 }
 
 // Run runs the job on this machine the way SageMaker runs it: one
@@ -187,8 +193,19 @@ func validate(spec job.Spec) *job.ValidationError {
 		v.Add("ResourceConfig.InstanceCount", "a local run supports at most %d hosts, got %d", maxHosts, rc.InstanceCount)
 	}
 	for i, c := range spec.InputDataConfig {
-		if src := c.DataSource.S3DataSource; src != nil && src.S3DataType != "" && src.S3DataType != "S3Prefix" {
-			v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3DataType", i, c.ChannelName), "%s is not supported by local runs (only S3Prefix)", src.S3DataType)
+		src := c.DataSource.S3DataSource
+		if src == nil {
+			continue
+		}
+		field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3DataType", i, c.ChannelName)
+		switch src.S3DataType {
+		case "", "S3Prefix":
+		case "ManifestFile":
+			if spec.EffectiveInputMode(c) == "FastFile" {
+				v.Add(field, "FastFile mode takes only S3Prefix, as on SageMaker")
+			}
+		default:
+			v.Add(field, "%s is not supported by local runs (only S3Prefix and ManifestFile)", src.S3DataType)
 		}
 	}
 	return v
@@ -201,6 +218,14 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("invalid job: %w", err)
 	}
+	if cfg.store == nil {
+		st, err := defaultStore(cfg.s3Root)
+		if err != nil {
+			v.Add("", "S3 root %s: %v", cfg.s3Root, err)
+			return nil, fmt.Errorf("invalid job: %w", v)
+		}
+		cfg.store = st
+	}
 	p := &plan{spec: spec, cfg: cfg, region: cfg.region}
 	p.arn = fmt.Sprintf("arn:aws:sagemaker:%s:000000000000:training-job/%s", p.region, strings.ToLower(spec.TrainingJobName))
 	p.container = cfg.image || len(spec.Program) == 0
@@ -212,23 +237,19 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 		return nil, fmt.Errorf("invalid job: %w", v)
 	}
 	p.hosts = p.planHosts()
-	p.channels = p.planChannels(v)
-	if out, err := p.resolveURI(spec.OutputDataConfig.S3OutputPath); err != nil {
+	p.channels = p.planChannels(ctx, v)
+	if err := p.planOutput(); err != nil {
 		v.Add("OutputDataConfig.S3OutputPath", "%v", err)
-	} else {
-		p.outDir = filepath.Join(out, spec.TrainingJobName, "output")
-		p.outURI = strings.TrimRight(spec.OutputDataConfig.S3OutputPath, "/") + "/" + spec.TrainingJobName + "/output"
 	}
-	if code, err := p.planCode(); err != nil {
+	p.planOutputs()
+	if code, err := p.planCode(ctx); err != nil {
 		v.Add("", "%v", err) // it names the submit directory
 	} else {
 		p.code = code
 	}
 	if c := spec.CheckpointConfig; c != nil {
-		if d, err := p.resolveURI(c.S3Uri); err != nil {
+		if err := p.planCheckpoints(ctx); err != nil {
 			v.Add("CheckpointConfig.S3Uri", "%v", err)
-		} else {
-			p.ckptSrc = d
 		}
 		p.ckptPath = c.LocalPath
 		if p.ckptPath == "" {
@@ -250,6 +271,9 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	if err := p.makeJobDir(); err != nil {
 		v.Add("", "%v", err) // it names the job directory
 		return nil, fmt.Errorf("invalid job: %w", v)
+	}
+	if !p.localS3() {
+		p.outDir = filepath.Join(p.jobDir, ".output") // written here, then uploaded
 	}
 	if p.code != nil {
 		if err := p.code.unpack(p.jobDir); err != nil {
@@ -344,24 +368,6 @@ func (p *plan) planHosts() []*host {
 		}
 	}
 	return hosts
-}
-
-// resolveURI maps a URI of the spec to a local path: a file:// URI is the
-// path it names (relative to the job file), an S3 URI is
-// <s3 root>/BUCKET/KEY, never outside the root.
-func (p *plan) resolveURI(uri string) (string, error) {
-	u, err := s3uri.Parse(uri)
-	if err != nil {
-		return "", err
-	}
-	if u.Scheme == s3uri.File {
-		return u.FilePath(p.spec.BaseDir)
-	}
-	root, err := filepath.Abs(p.cfg.s3Root)
-	if err != nil {
-		return "", err
-	}
-	return u.LocalPath(root)
 }
 
 // checkAddresses makes sure every host's loopback address can be bound, so a

@@ -634,10 +634,19 @@ func TestLocalBadInput(t *testing.T) {
 				{InstanceGroupName: "a", InstanceType: "ml.m5.large", InstanceCount: 60},
 				{InstanceGroupName: "b", InstanceType: "ml.m5.large", InstanceCount: 5}}}
 		}, "ResourceConfig.InstanceGroups: a local run supports at most 64 hosts, got 65"},
-		{"manifest file", func(s *job.Spec) {
-			s.InputDataConfig = []job.Channel{channel("train", "file://"+data, "")}
+		{"augmented manifest file", func(s *job.Spec) {
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+data, "Pipe")}
+			s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = "AugmentedManifestFile"
+		}, "InputDataConfig[0] (train).DataSource.S3DataSource.S3DataType: AugmentedManifestFile is not supported by local runs (only S3Prefix and ManifestFile)"},
+		{"manifest file in FastFile mode", func(s *job.Spec) {
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/train.manifest", "FastFile")}
 			s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = "ManifestFile"
-		}, "InputDataConfig[0] (train).DataSource.S3DataSource.S3DataType: ManifestFile is not supported by local runs"},
+		}, "InputDataConfig[0] (train).DataSource.S3DataSource.S3DataType: FastFile mode takes only S3Prefix, as on SageMaker"},
+		{"manifest that is not one", func(s *job.Spec) {
+			require.NoError(t, os.WriteFile(filepath.Join(data, "bad.manifest"), []byte(`{"prefix": "s3://bucket/"}`), 0o644))
+			s.InputDataConfig = []job.Channel{channel("train", "file://"+data+"/bad.manifest", "File")}
+			s.InputDataConfig[0].DataSource.S3DataSource.S3DataType = "ManifestFile"
+		}, "InputDataConfig[0] (train).DataSource.S3DataSource.S3Uri: manifest file://" + data + "/bad.manifest: want a JSON array"},
 		{"missing program", func(s *job.Spec) { s.Program = []string{"./does-not-exist"} }, "Program: ./does-not-exist does not exist"},
 		{"program not on PATH", func(s *job.Spec) { s.Program = []string{"no-such-program-xyz"} }, `Program: "no-such-program-xyz" not found`},
 		{"Go package that does not build", func(s *job.Spec) {

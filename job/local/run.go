@@ -149,7 +149,17 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 			return r.abort(err)
 		}
 		r.progressf("%s", st)
+		if p.ckptUpload != "" {
+			if syncer.publish, err = p.checkpointPublisher(); err != nil {
+				return r.abort(fmt.Errorf("checkpoints: %w", err))
+			}
+		}
 	}
+	outputs, err := r.startOutputs(ctx)
+	if err != nil {
+		return r.abort(err)
+	}
+	defer outputs.finish(context.Background())
 	feeders, err := r.startFeeders(ctx)
 	if err != nil {
 		return r.abort(err)
@@ -286,6 +296,9 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 			errs = append(errs, fmt.Errorf("final checkpoint sync: %w", err))
 		}
 	}
+	if err := outputs.finish(context.Background()); err != nil {
+		errs = append(errs, err)
+	}
 	if err := closeFeeders(); err != nil {
 		r.progressf("closing the Pipe feeders: %v", err)
 	}
@@ -295,7 +308,11 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 	}
 
 	r.transition(job.SecondaryUploading, "Uploading generated training model")
-	if err := p.writeArtifacts(); err != nil {
+	err = p.writeArtifacts()
+	if err == nil {
+		err = p.uploadArtifacts(context.Background())
+	}
+	if err != nil {
 		// The hosts' trees hold the only copy of the model: keep them.
 		p.keepJobDir = true
 		msg := fmt.Sprintf("the model and output could not be written: %v; the job directory %s is kept, with each host's model/ and output/data/ (%s)",
@@ -310,8 +327,12 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 	} else {
 		r.res.ModelArtifacts = &job.ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
 		r.res.OutputDataS3Uri = p.outURI + "/output.tar.gz"
-		r.res.LocalArtifactsDir = p.outDir
-		r.progressf("model.tar.gz and output.tar.gz written to %s", p.outDir)
+		if p.outUpload == "" {
+			r.res.LocalArtifactsDir = p.outDir
+			r.progressf("model.tar.gz and output.tar.gz written to %s", p.outDir)
+		} else {
+			r.progressf("model.tar.gz and output.tar.gz uploaded to %s", p.outUpload)
+		}
 	}
 	r.res.TrainingJobStatus = status
 	r.transition(secondary, "Training job "+strings.ToLower(status))
@@ -464,6 +485,9 @@ func (p *plan) setupHosts() error {
 			}
 		}
 		if err := hyperparams.WriteFile(paths.Config(hyperparams.FileName), hostHPs); err != nil {
+			return err
+		}
+		if err := p.setupOutputs(h); err != nil {
 			return err
 		}
 		set := p.channelsFor(i)

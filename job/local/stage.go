@@ -1,8 +1,10 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -27,19 +29,30 @@ type stagedChannel struct {
 	hostOf []int    // per file: index of the receiving host, -1 = every host
 	hosts  []int    // hosts that receive the channel (InstanceGroupNames)
 	links  bool     // the source directory holds symbolic links
+	// A ManifestFile channel: the manifest's prefix and each file's S3 URI.
+	prefix s3uri.URI
+	uris   []string
 }
 
 // planChannels resolves every channel's data and decides which host gets
 // which file: FullyReplicated gives all files to every host; ShardedByS3Key
 // deals them out round-robin in sorted key order (file i to the i mod N-th
 // receiving host), which keeps shards within one file of each other.
-func (p *plan) planChannels(v *job.ValidationError) []stagedChannel {
+func (p *plan) planChannels(ctx context.Context, v *job.ValidationError) []stagedChannel {
 	var out []stagedChannel
 	for i, c := range p.spec.InputDataConfig {
 		src := c.DataSource.S3DataSource
 		field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3Uri", i, c.ChannelName)
 		sc := stagedChannel{spec: c, mode: p.spec.EffectiveInputMode(c)}
-		path, err := p.resolveURI(src.S3Uri)
+		if src.S3DataType == "ManifestFile" {
+			if err := p.planManifest(ctx, &sc); err != nil {
+				v.Add(field, "%v", err)
+				continue
+			}
+			out = append(out, p.dealFiles(sc))
+			continue
+		}
+		path, err := p.fetch(ctx, src.S3Uri)
 		if err != nil {
 			v.Add(field, "%v", err)
 			continue
@@ -77,21 +90,81 @@ func (p *plan) planChannels(v *job.ValidationError) []stagedChannel {
 			sc.files = []string{path}
 			sc.keys = []string{filepath.Base(path)}
 		}
-		for i, h := range p.hosts {
-			if len(src.InstanceGroupNames) == 0 || slices.Contains(src.InstanceGroupNames, h.group) {
-				sc.hosts = append(sc.hosts, i)
-			}
-		}
-		sc.hostOf = make([]int, len(sc.files))
-		for i := range sc.files {
-			sc.hostOf[i] = -1
-			if src.S3DataDistributionType == "ShardedByS3Key" && len(sc.hosts) > 0 {
-				sc.hostOf[i] = sc.hosts[i%len(sc.hosts)]
-			}
-		}
-		out = append(out, sc)
+		out = append(out, p.dealFiles(sc))
 	}
 	return out
+}
+
+// dealFiles decides which hosts receive sc, and which host gets which of
+// its files.
+func (p *plan) dealFiles(sc stagedChannel) stagedChannel {
+	src := sc.spec.DataSource.S3DataSource
+	for i, h := range p.hosts {
+		if len(src.InstanceGroupNames) == 0 || slices.Contains(src.InstanceGroupNames, h.group) {
+			sc.hosts = append(sc.hosts, i)
+		}
+	}
+	sc.hostOf = make([]int, len(sc.files))
+	for i := range sc.files {
+		sc.hostOf[i] = -1
+		if src.S3DataDistributionType == "ShardedByS3Key" && len(sc.hosts) > 0 {
+			sc.hostOf[i] = sc.hosts[i%len(sc.hosts)]
+		}
+	}
+	return sc
+}
+
+// planManifest resolves a ManifestFile channel: the manifest (a JSON array
+// of a prefix and suffixes, job.ParseManifest) is fetched, then every
+// object it names; each file lands at its suffix under the channel
+// directory. Files are dealt out in the order of their suffixes.
+func (p *plan) planManifest(ctx context.Context, sc *stagedChannel) error {
+	uri := sc.spec.DataSource.S3DataSource.S3Uri
+	path, err := p.fetch(ctx, uri)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", uri, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, job.MaxManifestSize+1))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", uri, err)
+	}
+	m, err := job.ParseManifest(uri, data)
+	if err != nil {
+		return err
+	}
+	type file struct{ key, path, uri string }
+	files := make([]file, len(m.Keys))
+	var errs []error
+	for i, u := range m.URIs() {
+		local, err := p.fetch(ctx, u.String())
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = os.Stat(local); err == nil && !fi.Mode().IsRegular() {
+				err = errors.New("not an object (a prefix?)")
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("manifest %s: %s: %w", uri, u, err))
+			continue
+		}
+		files[i] = file{m.Keys[i], local, u.String()}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.key, b.key) })
+	sc.src, sc.prefix = path, m.Prefix
+	for _, f := range files {
+		sc.files = append(sc.files, f.path)
+		sc.keys = append(sc.keys, f.key)
+		sc.uris = append(sc.uris, f.uri)
+	}
+	return nil
 }
 
 // manifest is the <channel>-manifest file for the files idx. For an s3://
@@ -100,6 +173,13 @@ func (p *plan) planChannels(v *job.ValidationError) []stagedChannel {
 // channel it is the same with the source directory and file:// URIs.
 func (sc *stagedChannel) manifest(idx []int) []byte {
 	var b strings.Builder
+	if sc.uris != nil { // a ManifestFile channel: its prefix, and the objects it named
+		b.WriteString(sc.prefix.Key + "\n")
+		for _, i := range idx {
+			b.WriteString(sc.uris[i] + "\n")
+		}
+		return []byte(b.String())
+	}
 	u, err := s3uri.Parse(sc.spec.DataSource.S3DataSource.S3Uri)
 	if err != nil || !u.IsS3() {
 		b.WriteString(sc.root + "/\n")

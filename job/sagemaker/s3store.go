@@ -93,7 +93,8 @@ type cachedObject struct {
 // path: for an object, a file; for a prefix (a key ending in "/", the whole
 // bucket, or a key that is not itself an object), a directory holding every
 // object under "<key>/" at its path relative to it, and nothing else. An
-// empty prefix is an error wrapping fs.ErrNotExist.
+// empty prefix is an error wrapping fs.ErrNotExist, returned with the path
+// of the (empty) directory standing for it.
 func (s *Store) Fetch(ctx context.Context, uri job.URI) (string, error) {
 	if !uri.IsS3() {
 		return "", fmt.Errorf("%s: not an S3 URI", uri)
@@ -133,9 +134,6 @@ func (s *Store) Fetch(ctx context.Context, uri job.URI) (string, error) {
 			files = append(files, o)
 		}
 	}
-	if len(files) == 0 {
-		return "", fmt.Errorf("no objects under %s (%s): upload the data there first (aws s3 cp --recursive DIR %s) or fix the URI: %w", dir, s.where, dir, fs.ErrNotExist)
-	}
 	local, err := dir.LocalPath(s.cache)
 	if err != nil {
 		return "", err
@@ -143,8 +141,14 @@ func (s *Store) Fetch(ctx context.Context, uri job.URI) (string, error) {
 	if key == "" {
 		local = filepath.Join(s.cache, uri.Bucket)
 	}
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return "", fmt.Errorf("S3 cache: %w", err)
+	}
 	if err := s.sync(ctx, dir, local, files, "", true); err != nil {
 		return "", err
+	}
+	if len(files) == 0 {
+		return local, fmt.Errorf("no objects under %s (%s): upload the data there first (aws s3 cp --recursive DIR %s) or fix the URI: %w", dir, s.where, dir, fs.ErrNotExist)
 	}
 	return local, nil
 }

@@ -19,7 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sagemaker-go/training/internal/s3uri"
+	"github.com/sagemaker-go/training/job"
+	"github.com/sagemaker-go/training/job/local"
 	"github.com/sagemaker-go/training/job/sagemaker"
 	"github.com/sagemaker-go/training/job/sagemaker/mototest"
 )
@@ -55,12 +56,15 @@ func put(t *testing.T, c *s3.Client, bucket, key, body string) {
 	require.NoError(t, err)
 }
 
-func mustURI(t *testing.T, s string) s3uri.URI {
+func mustURI(t *testing.T, s string) job.URI {
 	t.Helper()
-	u, err := s3uri.Parse(s)
+	u, err := job.ParseURI(s)
 	require.NoError(t, err)
 	return u
 }
+
+// The store is what `smtrain local --s3 remote` gives job/local.
+var _ local.Store = (*sagemaker.Store)(nil)
 
 func readTree(t *testing.T, dir string) map[string]string {
 	t.Helper()
@@ -157,8 +161,9 @@ func TestStoreErrors(t *testing.T) {
 	st, err := c.NewStore(t.TempDir())
 	require.NoError(t, err)
 
-	_, err = st.Fetch(ctx, mustURI(t, "s3://empty-bucket/data/train"))
+	dir, err := st.Fetch(ctx, mustURI(t, "s3://empty-bucket/data/train"))
 	require.Error(t, err)
+	assert.DirExists(t, dir, "an empty prefix still has its directory")
 	assert.True(t, errors.Is(err, fs.ErrNotExist))
 	assert.Contains(t, err.Error(), "no objects under s3://empty-bucket/data/train/")
 	assert.Contains(t, err.Error(), "aws s3 cp --recursive")
