@@ -113,19 +113,20 @@ type plan struct {
 	ckptURI    string // that URI in its canonical form
 	ckptUpload string // the checkpoint URI, when synced checkpoints are also uploaded to the store
 	outUpload  string // <output>/<job>/output, when the artifacts are uploaded to the store
+	ckptPath   string // LocalPath as the program sees it
+	arn        string
+	region     string
+	code       *localCode // a local sagemaker_submit_directory
+	hostIPs    []string   // container hosts: each host's address on the job's network
+	mounts     []string   // mounts to undo, in order
+	noOverlay  error      // why no copy-on-write overlay can be mounted
+	keepJobDir bool       // the job directory holds what could not be written out
+	ns         bool       // process hosts run in namespaces of their own
+	userNS     bool       // inside a user namespace
+	nsWhy      string     // why process hosts have no namespaces
+
 	// The outputs synced while the hosts run (nil: none).
 	intermediate, tensorBoard *outputTarget
-	ckptPath                  string // LocalPath as the program sees it
-	arn                       string
-	region                    string
-	code                      *localCode // a local sagemaker_submit_directory
-	hostIPs                   []string   // container hosts: each host's address on the job's network
-	mounts                    []string   // mounts to undo, in order
-	noOverlay                 error      // why no copy-on-write overlay can be mounted
-	keepJobDir                bool       // the job directory holds what could not be written out
-	ns                        bool       // process hosts run in namespaces of their own
-	userNS                    bool       // inside a user namespace
-	nsWhy                     string     // why process hosts have no namespaces
 }
 
 // Run runs the job on this machine the way SageMaker runs it: one
