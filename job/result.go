@@ -1,6 +1,9 @@
 package job
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Job statuses and secondary statuses, as DescribeTrainingJob reports them.
 const (
@@ -53,6 +56,15 @@ type Result struct {
 	// LocalArtifactsDir is, for local runs, the directory on this machine
 	// that holds model.tar.gz and output.tar.gz.
 	LocalArtifactsDir string `json:"LocalArtifactsDir,omitempty"`
+
+	// Answer is, for a job on SageMaker, DescribeTrainingJob's answer as
+	// SageMaker sent it (every member, also those the fields above do not
+	// hold); `smtrain describe --json` prints it as the aws CLI does.
+	Answer json.RawMessage `json:"-"`
+	// Request is, for a local run, the CreateTrainingJob request it ran
+	// (job.Spec.Request): its members are echoed in the JSON result, as
+	// DescribeTrainingJob echoes them.
+	Request json.RawMessage `json:"-"`
 }
 
 // ModelArtifacts is where model.tar.gz went.

@@ -275,6 +275,9 @@ type groupInfo map[string]bool
 func (s Spec) validateResources(p *ValidationError) groupInfo {
 	r := s.ResourceConfig
 	groups := groupInfo{}
+	if !s.hasMember("ResourceConfig") && s.hasMember("ServerlessJobConfig") {
+		return groups // SageMaker picks the instances of a serverless job
+	}
 	if len(r.InstanceGroups) > 0 {
 		if r.InstanceType != "" || r.InstanceCount != 0 {
 			p.Add("ResourceConfig", "InstanceGroups excludes InstanceType and InstanceCount")
@@ -308,6 +311,24 @@ func (s Spec) validateResources(p *ValidationError) groupInfo {
 		p.Add("ResourceConfig.KeepAlivePeriodInSeconds", "want 0-21600, got %d", r.KeepAlivePeriodInSeconds)
 	}
 	return groups
+}
+
+// countSet counts the true values.
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// hasMember reports whether the member at path is set (for members without
+// a field).
+func (s Spec) hasMember(path string) bool {
+	_, ok := s.Member(path)
+	return ok
 }
 
 func validateInstanceType(p *ValidationError, field, t string) {
@@ -354,9 +375,15 @@ func (s Spec) validateChannels(p *ValidationError, groups groupInfo) {
 		default:
 			p.Add(f+".RecordWrapperType", "want None or RecordIO, got %q", c.RecordWrapperType)
 		}
-		src := c.DataSource.S3DataSource
+		ds := c.DataSource
+		if n := countSet(ds.S3DataSource != nil, ds.FileSystemDataSource != nil, s.hasMember(fmt.Sprintf("InputDataConfig[%d].DataSource.DatasetSource", i))); n != 1 {
+			p.Add(f+".DataSource", "want one of S3DataSource, FileSystemDataSource and DatasetSource, got %d", n)
+		}
+		if fs := ds.FileSystemDataSource; fs != nil && !strings.HasPrefix(fs.DirectoryPath, "/") {
+			p.Add(f+".DataSource.FileSystemDataSource.DirectoryPath", "want an absolute path on the file system, got %q", fs.DirectoryPath)
+		}
+		src := ds.S3DataSource
 		if src == nil {
-			p.Add(f+".DataSource.S3DataSource", "required (the only data source supported)")
 			continue
 		}
 		if src.S3Uri == "" {

@@ -126,7 +126,7 @@ func TestValidateLimits(t *testing.T) {
 		{"channel mode", func(s *Spec) { s.InputDataConfig[0].InputMode = "pipe" }, "InputMode: want File, Pipe or FastFile"},
 		{"gzip in File mode", func(s *Spec) { s.InputDataConfig[0].CompressionType = "Gzip" }, "Gzip is only used in Pipe mode"},
 		{"wrapper", func(s *Spec) { s.InputDataConfig[0].RecordWrapperType = "TFRecord" }, "RecordWrapperType: want None or RecordIO"},
-		{"no data source", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource = nil }, "S3DataSource: required"},
+		{"no data source", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource = nil }, "DataSource: want one of S3DataSource, FileSystemDataSource and DatasetSource, got 0"},
 		{"s3 uri", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "bucket/key" }, "want s3://BUCKET/KEY"},
 		{"bucket name", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "s3://Bucket/key" }, `bucket name "Bucket": want only a-z`},
 		{"https not S3", func(s *Spec) { s.InputDataConfig[0].DataSource.S3DataSource.S3Uri = "https://example.com/x" }, "want an S3 endpoint"},

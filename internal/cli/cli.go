@@ -6,7 +6,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -125,17 +124,18 @@ func WarnUnknown(stderr io.Writer, prog, file string, members []string, model st
 // Result is what PrintResult prints: a job.Result.
 type Result interface {
 	WriteSummary(w io.Writer) error
+	// WriteJSON writes the result as the aws CLI prints
+	// DescribeTrainingJob's answer.
+	WriteJSON(w io.Writer) error
 	ExitCode() int
 }
 
-// PrintResult prints r as indented JSON or as its summary, and returns its
-// exit code (ExitFailed when it cannot be printed).
+// PrintResult prints r as JSON (WriteJSON) or as its summary, and returns
+// its exit code (ExitFailed when it cannot be printed).
 func PrintResult(r Result, asJSON bool, stdout, stderr io.Writer) int {
 	var err error
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(r)
+		err = r.WriteJSON(stdout)
 	} else {
 		err = r.WriteSummary(stdout)
 	}

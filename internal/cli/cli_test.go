@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -44,6 +45,10 @@ type result struct {
 
 func (r result) WriteSummary(w io.Writer) error { _, err := io.WriteString(w, r.summary); return err }
 func (r result) ExitCode() int                  { return r.code }
+func (r result) WriteJSON(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "{\"Status\": %q}\n", r.Status)
+	return err
+}
 
 func TestPrintResult(t *testing.T) {
 	r := result{Status: "Stopped", summary: "stopped\n", code: cli.ExitStopped}
@@ -52,7 +57,7 @@ func TestPrintResult(t *testing.T) {
 	assert.Equal(t, "stopped\n", out.String())
 	out.Reset()
 	assert.Equal(t, cli.ExitStopped, cli.PrintResult(r, true, &out, io.Discard))
-	assert.Equal(t, "{\n  \"Status\": \"Stopped\"\n}\n", out.String())
+	assert.Equal(t, "{\"Status\": \"Stopped\"}\n", out.String())
 }
 
 func TestMainDispatch(t *testing.T) {

@@ -196,6 +196,7 @@ func validate(spec job.Spec) *job.ValidationError {
 	for i, c := range spec.InputDataConfig {
 		src := c.DataSource.S3DataSource
 		if src == nil {
+			v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource", i, c.ChannelName), "a local run reads S3DataSource channels only")
 			continue
 		}
 		field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3DataType", i, c.ChannelName)

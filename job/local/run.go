@@ -75,6 +75,7 @@ func newRun(p *plan, created time.Time) *run {
 		CreationTime:      created,
 		ExitCodes:         map[string]int{},
 	}
+	r.res.Request, _ = p.spec.Request() // echoed in the result, as DescribeTrainingJob does
 	for _, d := range p.spec.AlgorithmSpecification.MetricDefinitions {
 		r.defs = append(r.defs, metricDef{d.Name, regexp.MustCompile(d.Regex)})
 	}

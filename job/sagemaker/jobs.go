@@ -88,13 +88,18 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	return spec.TrainingJobName, nil
 }
 
-// Describe returns the job's current state.
+// Describe returns the job's current state, with DescribeTrainingJob's
+// answer as sent (Result.Answer).
 func (c *Client) Describe(ctx context.Context, name string) (job.Result, error) {
-	out, err := c.SageMaker.DescribeTrainingJob(ctx, &sm.DescribeTrainingJobInput{TrainingJobName: aws.String(name)})
+	var answer []byte
+	keep := func(o *sm.Options) { o.APIOptions = append(o.APIOptions, keepBody(&answer)) }
+	out, err := c.SageMaker.DescribeTrainingJob(ctx, &sm.DescribeTrainingJobInput{TrainingJobName: aws.String(name)}, keep)
 	if err != nil {
 		return job.Result{}, fmt.Errorf("DescribeTrainingJob %s: %w", name, err)
 	}
-	return ToResult(out), nil
+	res := ToResult(out)
+	res.Answer = answer
+	return res, nil
 }
 
 // Stop asks SageMaker to stop the job (SIGTERM to the container, SIGKILL
