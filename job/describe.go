@@ -4,10 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"math/big"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sagemaker-go/training/internal/apimodel"
@@ -17,8 +13,9 @@ import (
 // WriteJSON writes r as `aws sagemaker describe-training-job` (the aws
 // CLI on botocore) prints DescribeTrainingJob's answer, so that a script
 // written for one reads the other: the members in the API model's order,
-// indented by 4, non-ASCII characters as they are, timestamps as Python's
-// isoformat() in the local time zone ("2026-01-02T03:04:05.678000+00:00").
+// indented by 4, non-ASCII characters as they are, timestamps as the API
+// sends them, seconds since the epoch (1767323045.678), which is what the
+// aws CLI v1 prints unless its cli_timestamp_format says otherwise.
 //
 // A job on SageMaker prints its answer as SageMaker sent it (Answer). A
 // local run prints its fields, the members of its request that
@@ -75,8 +72,8 @@ func describeTree(r Result) (*pyjson.Object, error) {
 
 // cliValue is v as botocore parses it for shape sh (nil for a value the
 // model does not know): structure members in the model's order (those it
-// does not know after them), null members left out, timestamps as Python's
-// isoformat.
+// does not know after them), null members left out, timestamps as epoch
+// seconds.
 func cliValue(v any, sh *apimodel.Shape) any {
 	if sh == nil {
 		return v
@@ -122,72 +119,28 @@ func cliValue(v any, sh *apimodel.Shape) any {
 		}
 		return out
 	case apimodel.Timestamp:
-		if s, ok := isoformat(v); ok {
-			return s
+		if n, ok := epochSeconds(v); ok {
+			return n
 		}
 	}
 	return v
 }
 
-// isoformat writes a timestamp of the API's JSON (epoch seconds), or an
-// RFC 3339 time, as botocore's parser and Python's datetime.isoformat()
-// write it: datetime.fromtimestamp(t, tzlocal()), which rounds to the
-// microsecond half to even, then "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM".
-func isoformat(v any) (string, bool) {
-	var sec int64
-	var us int64
-	switch n := v.(type) {
-	case int64:
-		sec = n
-	case *big.Int:
-		return "", false
-	case float64:
-		if math.IsNaN(n) || math.IsInf(n, 0) {
-			return "", false
-		}
-		ip, frac := math.Modf(n)
-		frac = math.RoundToEven(frac * 1e6)
-		if frac >= 1e6 {
-			frac -= 1e6
-			ip++
-		} else if frac < 0 {
-			frac += 1e6
-			ip--
-		}
-		if math.Abs(ip) > 1e12 {
-			return "", false
-		}
-		sec, us = int64(ip), int64(frac)
-	case string:
-		if f, err := strconv.ParseFloat(n, 64); err == nil {
-			return isoformat(f)
-		}
-		t, err := time.Parse(time.RFC3339Nano, n)
-		if err != nil {
-			return "", false
-		}
-		t = t.Round(time.Microsecond)
-		sec, us = t.Unix(), int64(t.Nanosecond()/1000)
-	default:
-		return "", false
+// epochSeconds writes an RFC 3339 time (a local result's) as the API's
+// JSON writes timestamps, seconds since the epoch with milliseconds; a
+// number is kept as it is, as the aws CLI (v1) prints it.
+func epochSeconds(v any) (any, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, false
 	}
-	t := time.Unix(sec, us*1000).In(time.Local)
-	if y := t.Year(); y < 1 || y > 9999 {
-		return "", false
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, false
 	}
-	var b strings.Builder
-	b.WriteString(t.Format("2006-01-02T15:04:05"))
-	if us != 0 {
-		fmt.Fprintf(&b, ".%06d", us)
+	ms := t.Round(time.Millisecond).UnixMilli()
+	if ms%1000 == 0 {
+		return ms / 1000, true
 	}
-	_, off := t.Zone()
-	sign := byte('+')
-	if off < 0 {
-		sign, off = '-', -off
-	}
-	fmt.Fprintf(&b, "%c%02d:%02d", sign, off/3600, off/60%60)
-	if off%60 != 0 {
-		fmt.Fprintf(&b, ":%02d", off%60)
-	}
-	return b.String(), true
+	return float64(ms) / 1000, true
 }

@@ -2,7 +2,12 @@ package job
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"time"
+
+	"github.com/sagemaker-go/training/internal/apimodel"
+	"github.com/sagemaker-go/training/internal/pyjson"
 )
 
 // Job statuses and secondary statuses, as DescribeTrainingJob reports them.
@@ -85,4 +90,62 @@ type MetricData struct {
 	MetricName string    `json:"MetricName"`
 	Value      float64   `json:"Value"`
 	Timestamp  time.Time `json:"Timestamp"`
+}
+
+// UnmarshalJSON reads a result as `smtrain describe --json` and
+// `smtrain local --json` print it, or as DescribeTrainingJob's answer:
+// timestamps as seconds since the epoch (the API's form) or RFC 3339 text.
+func (r *Result) UnmarshalJSON(data []byte) error {
+	v, err := pyjson.Parse(data)
+	if err != nil {
+		return fmt.Errorf("job result: %w", err)
+	}
+	v = rfc3339Times(v, apimodel.Lookup(apimodel.DescribeTrainingJobResponse))
+	type plain Result
+	var p plain
+	if err := json.Unmarshal([]byte(pyjson.Format{}.Encode(v)), &p); err != nil {
+		return fmt.Errorf("job result: %w", err)
+	}
+	*r = Result(p)
+	return nil
+}
+
+// rfc3339Times returns v (of shape sh) with its timestamps written as RFC
+// 3339 text, which time.Time reads.
+func rfc3339Times(v any, sh *apimodel.Shape) any {
+	if sh == nil {
+		return v
+	}
+	switch sh.Type {
+	case apimodel.Structure:
+		if obj, ok := v.(*pyjson.Object); ok {
+			out := pyjson.NewObject()
+			for _, k := range obj.Keys() {
+				mv, _ := obj.Get(k)
+				out.Set(k, rfc3339Times(mv, sh.Field(k)))
+			}
+			return out
+		}
+	case apimodel.List:
+		if l, ok := v.([]any); ok {
+			out := make([]any, len(l))
+			for i, e := range l {
+				out[i] = rfc3339Times(e, sh.Elem())
+			}
+			return out
+		}
+	case apimodel.Timestamp:
+		var sec float64
+		switch n := v.(type) {
+		case int64:
+			sec = float64(n)
+		case float64:
+			sec = n
+		default:
+			return v
+		}
+		whole, frac := math.Modf(sec)
+		return time.Unix(int64(whole), int64(math.Round(frac*1e3))*1e6).UTC().Format(time.RFC3339Nano)
+	}
+	return v
 }

@@ -244,3 +244,215 @@ func inClass(re *syntax.Regexp, r rune) bool {
 	}
 	return false
 }
+
+// Request returns a random CreateTrainingJob request named name that is
+// valid for the API model and passes this module's checks before a
+// submission (job.Spec.Validate, CheckRequired, the launcher's Check): the
+// members those checks constrain are set to valid values; every other
+// member is as generated.
+func (g *Generator) Request(name string) *pyjson.Object {
+	req := g.Value(apimodel.CreateTrainingJobRequest).(*pyjson.Object)
+	req.Set("TrainingJobName", name)
+	req.Set("RoleArn", "arn:aws:iam::123456789012:role/Role-"+name)
+	bucket := func(i int) string { return fmt.Sprintf("s3://bucket-%d/%s/key-%d", i, name, g.R.IntN(100)) }
+
+	alg := obj(req, "AlgorithmSpecification")
+	if _, ok := alg.Get("TrainingInputMode"); !ok {
+		alg.Set("TrainingInputMode", g.String(apimodel.Lookup("TrainingInputMode")))
+	}
+	if img, _ := get[string](alg, "TrainingImage"); img == "" {
+		if _, ok := alg.Get("AlgorithmName"); !ok {
+			alg.Set("TrainingImage", "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1")
+		}
+	}
+	if defs, ok := get[[]any](alg, "MetricDefinitions"); ok {
+		for i, d := range defs {
+			d.(*pyjson.Object).Set("Name", fmt.Sprintf("metric:%d", i))
+			d.(*pyjson.Object).Set("Regex", fmt.Sprintf("m%d=([0-9.]+);", i))
+		}
+	}
+	mode, _ := get[string](alg, "TrainingInputMode")
+
+	var groups []string
+	res, hasRes := get[*pyjson.Object](req, "ResourceConfig")
+	if hasRes {
+		if gs, ok := get[[]any](res, "InstanceGroups"); ok && len(gs) > 0 {
+			res.Delete("InstanceType")
+			res.Delete("InstanceCount")
+			for i, gv := range gs {
+				grp := gv.(*pyjson.Object)
+				n := fmt.Sprintf("group-%d", i)
+				grp.Set("InstanceGroupName", n)
+				grp.Set("InstanceCount", int64(1+g.R.IntN(3)))
+				groups = append(groups, n)
+			}
+		} else {
+			res.Delete("InstanceGroups")
+			res.Set("InstanceType", g.String(apimodel.Lookup("TrainingInstanceType")))
+			res.Set("InstanceCount", int64(1+g.R.IntN(4)))
+		}
+	} else if _, ok := req.Get("ServerlessJobConfig"); !ok {
+		r := pyjson.NewObject()
+		r.Set("InstanceType", "ml.m5.large")
+		r.Set("InstanceCount", int64(1))
+		req.Set("ResourceConfig", r)
+	}
+
+	if chans, ok := get[[]any](req, "InputDataConfig"); ok {
+		for i, cv := range chans {
+			ch := cv.(*pyjson.Object)
+			ch.Set("ChannelName", fmt.Sprintf("channel-%d", i))
+			ds := obj(ch, "DataSource")
+			// One data source per channel, S3 most often.
+			keep := []string{"S3DataSource", "FileSystemDataSource", "DatasetSource"}[min(g.R.IntN(6), 2)]
+			for _, k := range []string{"S3DataSource", "FileSystemDataSource", "DatasetSource"} {
+				if k != keep {
+					ds.Delete(k)
+				}
+			}
+			if _, ok := ds.Get(keep); !ok {
+				ds.Set(keep, g.Value(apimodel.Lookup("DataSource").Field(keep).Name))
+			}
+			if src, ok := get[*pyjson.Object](ds, "S3DataSource"); ok {
+				src.Set("S3Uri", bucket(i))
+				if names, ok := get[[]any](src, "InstanceGroupNames"); ok {
+					var valid []any
+					for j := range names {
+						if j < len(groups) {
+							valid = append(valid, groups[j])
+						}
+					}
+					if valid == nil {
+						src.Delete("InstanceGroupNames")
+					} else {
+						src.Set("InstanceGroupNames", valid)
+					}
+				}
+			}
+			if fs, ok := get[*pyjson.Object](ds, "FileSystemDataSource"); ok {
+				fs.Set("DirectoryPath", "/fsx/"+name)
+			}
+			chMode, _ := get[string](ch, "InputMode")
+			if chMode == "" {
+				chMode = mode
+			}
+			if c, _ := get[string](ch, "CompressionType"); c == "Gzip" && chMode != "Pipe" {
+				ch.Set("CompressionType", "None")
+			}
+		}
+	}
+	obj(req, "OutputDataConfig").Set("S3OutputPath", bucket(100))
+	if c, ok := get[*pyjson.Object](req, "CheckpointConfig"); ok {
+		c.Set("S3Uri", bucket(101))
+		if _, ok := c.Get("LocalPath"); ok {
+			c.Set("LocalPath", "/opt/ml/checkpoints")
+		}
+	}
+	if tb, ok := get[*pyjson.Object](req, "TensorBoardOutputConfig"); ok {
+		tb.Set("S3OutputPath", bucket(102))
+		if _, ok := tb.Get("LocalPath"); ok {
+			tb.Set("LocalPath", "/opt/ml/output/tensorboard")
+		}
+	}
+	if sc, ok := get[*pyjson.Object](req, "StoppingCondition"); ok {
+		if run, ok := get[int64](sc, "MaxRuntimeInSeconds"); ok && run > 28*24*3600 {
+			sc.Set("MaxRuntimeInSeconds", int64(3600))
+		}
+		spot, _ := get[bool](req, "EnableManagedSpotTraining")
+		if !spot {
+			sc.Delete("MaxWaitTimeInSeconds")
+		} else {
+			run, ok := get[int64](sc, "MaxRuntimeInSeconds")
+			if !ok {
+				run = 86400
+			}
+			if wait, _ := get[int64](sc, "MaxWaitTimeInSeconds"); wait < run {
+				sc.Set("MaxWaitTimeInSeconds", run)
+			}
+		}
+	} else if spot, _ := get[bool](req, "EnableManagedSpotTraining"); spot {
+		req.Set("EnableManagedSpotTraining", false)
+	}
+	if v, ok := get[*pyjson.Object](req, "VpcConfig"); ok {
+		for _, k := range []string{"SecurityGroupIds", "Subnets"} {
+			if l, _ := get[[]any](v, k); len(l) == 0 {
+				v.Set(k, []any{g.String(apimodel.Lookup(apimodel.Lookup("VpcConfig").Field(k).Member))})
+			}
+		}
+	}
+	return req
+}
+
+// obj returns the object member k of o, adding an empty one if needed.
+func obj(o *pyjson.Object, k string) *pyjson.Object {
+	if v, ok := get[*pyjson.Object](o, k); ok {
+		return v
+	}
+	v := pyjson.NewObject()
+	o.Set(k, v)
+	return v
+}
+
+func get[T any](o *pyjson.Object, k string) (T, bool) {
+	v, ok := o.Get(k)
+	t, isT := v.(T)
+	return t, ok && isT
+}
+
+// Paths lists the member paths of v (of shape name), list elements as "[]"
+// ("InputDataConfig[].DataSource.S3DataSource.S3Uri"): what a set of
+// generated values covers.
+func Paths(v any, name string) []string {
+	var out []string
+	var walk func(v any, sh *apimodel.Shape, path string)
+	walk = func(v any, sh *apimodel.Shape, path string) {
+		switch sh.Type {
+		case apimodel.Structure:
+			o, _ := v.(*pyjson.Object)
+			if o == nil {
+				return
+			}
+			for _, k := range o.Keys() {
+				mv, _ := o.Get(k)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				out = append(out, p)
+				if ms := sh.Field(k); ms != nil {
+					walk(mv, ms, p)
+				}
+			}
+		case apimodel.List:
+			l, _ := v.([]any)
+			for _, e := range l {
+				walk(e, sh.Elem(), path+"[]")
+			}
+		}
+	}
+	walk(v, apimodel.Lookup(name), "")
+	return out
+}
+
+// AllPaths lists every member path of the shape name.
+func AllPaths(name string) []string {
+	var out []string
+	var walk func(sh *apimodel.Shape, path string)
+	walk = func(sh *apimodel.Shape, path string) {
+		switch sh.Type {
+		case apimodel.Structure:
+			for _, m := range sh.Members {
+				p := m.Name
+				if path != "" {
+					p = path + "." + m.Name
+				}
+				out = append(out, p)
+				walk(apimodel.Lookup(m.Shape), p)
+			}
+		case apimodel.List:
+			walk(sh.Elem(), path+"[]")
+		}
+	}
+	walk(apimodel.Lookup(name), "")
+	return out
+}

@@ -1,6 +1,7 @@
 package apimodeltest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/sagemaker-go/training/internal/apimodel"
 	"github.com/sagemaker-go/training/internal/pyjson"
+	"github.com/sagemaker-go/training/job"
 )
 
 // Every string shape of the model gets values within its bounds that
@@ -43,5 +45,31 @@ func TestValues(t *testing.T) {
 			assert.True(t, ok, r)
 		}
 		_ = g.Value(apimodel.DescribeTrainingJobResponse)
+	}
+}
+
+// Generated requests are valid: they parse, pass Validate and carry every
+// member CreateTrainingJob requires; and over a few hundred of them every
+// member of the model appears.
+func TestRequestsAreValid(t *testing.T) {
+	g := New(3)
+	seen := map[string]bool{}
+	for i := range 300 {
+		req := g.Request(fmt.Sprintf("gen-%d", i))
+		for _, p := range Paths(req, apimodel.CreateTrainingJobRequest) {
+			seen[p] = true
+		}
+		text := pyjson.Format{}.Encode(req)
+		s, err := job.Parse([]byte(text))
+		require.NoError(t, err, text)
+		require.NoError(t, s.Validate(), text)
+		require.NoError(t, s.CheckRequired(), text)
+		assert.Empty(t, s.UnknownMembers())
+		body, err := s.Request()
+		require.NoError(t, err)
+		assert.Equal(t, text, string(body), "the request is the file")
+	}
+	for _, p := range AllPaths(apimodel.CreateTrainingJobRequest) {
+		assert.True(t, seen[p], "no generated request has %s", p)
 	}
 }
