@@ -76,6 +76,7 @@ const depsRules = `
 	# Test helpers.
 	internal/testenv < job/sagemaker/mototest;
 	internal/testenv, TESTIFY < internal/conformance;
+	internal/apimodel, internal/pyjson < internal/apimodel/apimodeltest;
 	job/local, internal/testenv, TESTIFY < internal/exampletest;
 
 	# Programs.
