@@ -41,10 +41,10 @@ func BuildImage(t *testing.T, dir string) string {
 	cmd.Env = append(os.Environ(), "IMAGE="+tag)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	out, err := cmd.Output()
 	require.NoError(t, err, "%s/run build:\n%s%s", dir, out, stderr.String())
 	require.Equal(t, tag, strings.TrimSpace(string(out)))
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	return tag
 }
 
