@@ -17,7 +17,7 @@ import (
 )
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet]", stderr)
+	fs := cli.NewFlagSet("local", "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3-root DIR] [--image] [--grace D] [--quiet] [--interrupt-after D]... [--fail-host-after D]...", stderr)
 	file := fs.String("f", "", "the job file: a CreateTrainingJob request JSON, plus Program")
 	asJSON := fs.Bool("json", false, "print the result as DescribeTrainingJob-shaped JSON")
 	dir := fs.String("dir", "", "run in this directory (kept) instead of a temporary one")
@@ -26,6 +26,9 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	image := fs.Bool("image", false, "run TrainingImage as containers even if the job names a Program")
 	grace := fs.Duration("grace", 120*time.Second, "time between SIGTERM and SIGKILL when the job is stopped")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	var interrupts, failures durations
+	fs.Var(&interrupts, "interrupt-after", "rehearse a spot interruption of the n-th attempt after D of training (repeat for later attempts; 0 skips one); needs EnableManagedSpotTraining")
+	fs.Var(&failures, "fail-host-after", "rehearse an instance failure (InternalServerError) of the n-th attempt after D of training (repeat for later attempts; 0 skips one); retried per RetryStrategy")
 	pos, code, ok := cli.ParseFlags(fs, args)
 	if !ok {
 		return code
@@ -59,6 +62,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if *image {
 		opts = append(opts, local.WithImage())
 	}
+	opts = append(opts, local.WithInterruptions(interrupts...), local.WithInstanceFailures(failures...))
 	// The first Ctrl-C (or SIGTERM) stops the job the way SageMaker does:
 	// SIGTERM to every host, SIGKILL after the grace period. A second one
 	// kills the hosts at once.
@@ -97,4 +101,23 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitFailed // the job completed, but its artifacts or checkpoints were not all saved
 	}
 	return code
+}
+
+// durations is a repeatable duration flag.
+type durations []time.Duration
+
+func (d *durations) String() string {
+	if d == nil {
+		return ""
+	}
+	return fmt.Sprint([]time.Duration(*d))
+}
+
+func (d *durations) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = append(*d, v)
+	return nil
 }

@@ -116,6 +116,25 @@ func TestLocalCommandSummaryAndExitCodes(t *testing.T) {
 	code = run([]string{"local"}, &stdout, &stderr)
 	assert.Equal(t, 2, code)
 	assert.True(t, strings.HasPrefix(stderr.String(), "usage: smtrain local"))
+
+	// A spot interruption of a job that is not a managed spot job is bad
+	// input, and the message says what to set.
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"local", "-f", write("not-spot", "echo never"), "--interrupt-after", "1s"}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), "EnableManagedSpotTraining: spot interruptions (--interrupt-after) happen only to managed spot jobs: set EnableManagedSpotTraining to true and StoppingCondition.MaxWaitTimeInSeconds")
+	assert.NotContains(t, stdout.String(), "never", "nothing was started")
+
+	stderr.Reset()
+	code = run([]string{"local", "-f", write("bad-duration", "echo never"), "--fail-host-after", "soon"}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), `invalid value "soon" for flag -fail-host-after`)
+
+	stderr.Reset()
+	code = run([]string{"local", "-f", write("negative", "echo never"), "--fail-host-after", "-1s"}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), "--fail-host-after #1: want a training time (0 for none in that attempt), got -1s")
 }
 
 // TestLocalHostsDieWithSmtrain: when smtrain local itself is killed with

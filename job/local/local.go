@@ -38,6 +38,8 @@ type config struct {
 	force        <-chan struct{}
 	noOverlay    bool // tests: stage as an unprivileged user would
 	store        Store
+	interrupts   []time.Duration
+	failures     []time.Duration
 }
 
 // WithDir runs the job in dir (created if missing; it must be empty) and
@@ -84,6 +86,28 @@ func WithImage() Option { return func(c *config) { c.image = true } }
 // force is closed, e.g. on a second Ctrl-C.
 func WithForceStop(force <-chan struct{}) Option {
 	return func(c *config) { c.force = force }
+}
+
+// WithInterruptions rehearses spot interruptions in a job with
+// EnableManagedSpotTraining: the n-th attempt is interrupted after
+// after[n-1] of training (0: not that attempt), as when the platform
+// reclaims the instances — SIGTERM to every host, SIGKILL after the grace
+// period, the checkpoint directory synced as it stands, secondary status
+// Interrupted — and the job starts again on fresh hosts with the
+// checkpoints restored, until an attempt completes or MaxWaitTimeInSeconds
+// runs out. Attempts past the last value are not interrupted.
+func WithInterruptions(after ...time.Duration) Option {
+	return func(c *config) { c.interrupts = append(c.interrupts, after...) }
+}
+
+// WithInstanceFailures rehearses instance failures: in the n-th attempt
+// the first host (algo-1) fails after after[n-1] of training (0: not that
+// attempt), as when its instance is lost (killed at once; the other hosts
+// are stopped). The platform retries such a job (InternalServerError) up
+// to RetryStrategy.MaximumRetryAttempts times; without retries left it
+// fails.
+func WithInstanceFailures(after ...time.Duration) Option {
+	return func(c *config) { c.failures = append(c.failures, after...) }
 }
 
 // host is one emulated instance.
@@ -175,9 +199,22 @@ const maxHosts = 64
 
 // validate checks spec for a local run: job.Spec.Validate, and what only a
 // local run requires.
-func validate(spec job.Spec) *job.ValidationError {
+func validate(spec job.Spec, cfg config) *job.ValidationError {
 	v := new(job.ValidationError)
 	errors.As(spec.Validate(), &v)
+	if len(cfg.interrupts) > 0 && !spec.EnableManagedSpotTraining {
+		v.Add("EnableManagedSpotTraining", "spot interruptions (--interrupt-after) happen only to managed spot jobs: set EnableManagedSpotTraining to true and StoppingCondition.MaxWaitTimeInSeconds (at least MaxRuntimeInSeconds)")
+	}
+	for i, d := range cfg.interrupts {
+		if d < 0 {
+			v.Add("", "--interrupt-after #%d: want a training time (0 for none in that attempt), got %s", i+1, d)
+		}
+	}
+	for i, d := range cfg.failures {
+		if d < 0 {
+			v.Add("", "--fail-host-after #%d: want a training time (0 for none in that attempt), got %s", i+1, d)
+		}
+	}
 	if spec.AlgorithmSpecification.TrainingImage == "" && len(spec.Program) == 0 {
 		v.Add("AlgorithmSpecification.TrainingImage", "a local run needs TrainingImage or Program")
 	}
@@ -216,7 +253,7 @@ func validate(spec job.Spec) *job.ValidationError {
 // prepare checks everything that can be checked before anything starts:
 // every problem found is in one *job.ValidationError.
 func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
-	v := validate(spec)
+	v := validate(spec, cfg)
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("invalid job: %w", err)
 	}
