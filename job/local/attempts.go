@@ -27,6 +27,7 @@ const (
 	endMaxRuntime                // the training time of the attempts reached MaxRuntimeInSeconds
 	endMaxWait                   // the job's time reached MaxWaitTimeInSeconds
 	endStopped                   // a stop was asked for (StopTrainingJob, Ctrl-C)
+	endStartFailed               // a host could not be started
 )
 
 // attempts counts a job's attempts and their time.
@@ -144,7 +145,7 @@ func (a *attempts) seconds() (training, billable int) {
 	return up(a.last.Sub(a.first)), up(a.trained)
 }
 
-// why describes how an attempt ended, for the status messages.
+// why describes how attempt a.n ended, for the status messages.
 func (a *attempts) why(e ending, trained time.Duration) string {
 	t := trained.Round(time.Millisecond)
 	switch e {
@@ -153,9 +154,9 @@ func (a *attempts) why(e ending, trained time.Duration) string {
 	case endInstance:
 		return fmt.Sprintf("an instance of attempt %d failed after %s of training (InternalServerError)", a.n, t)
 	case endMaxRuntime:
-		return fmt.Sprintf("MaxRuntimeInSeconds (%d) reached by the training time of %d attempt(s)", int(a.maxRuntime.Seconds()), a.n)
+		return fmt.Sprintf("MaxRuntimeInSeconds (%d) reached in attempt %d (the training time of all attempts)", int(a.maxRuntime.Seconds()), a.n)
 	case endMaxWait:
-		return fmt.Sprintf("MaxWaitTimeInSeconds (%d) reached %s after the job's creation, in attempt %d", int(a.maxWait.Seconds()), (a.maxWait).String(), a.n)
+		return fmt.Sprintf("MaxWaitTimeInSeconds (%d) reached in attempt %d (the time since the job's creation, the time between attempts included)", int(a.maxWait.Seconds()), a.n)
 	}
 	return ""
 }

@@ -90,9 +90,7 @@ func (p *plan) createNetwork(ctx context.Context) (func(), error) {
 	remove := func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		for _, h := range p.hosts {
-			p.dockerCmd(c, "rm", "-f", p.containerName(h))
-		}
+		p.removeContainers(c)
 		p.dockerCmd(c, "network", "rm", p.netName())
 	}
 	var err error
@@ -137,6 +135,14 @@ func hostSubnet(subnets []string, n int) (netip.Prefix, error) {
 		}
 	}
 	return netip.Prefix{}, fmt.Errorf("no IPv4 subnet with room for %d hosts among %q", n, subnets)
+}
+
+// removeContainers removes the hosts' containers (of the last attempt, so
+// that the next one can take their names).
+func (p *plan) removeContainers(ctx context.Context) {
+	for _, h := range p.hosts {
+		p.dockerCmd(ctx, "rm", "-f", p.containerName(h))
+	}
 }
 
 // containerMounts are the --mount flags of host i: its input/, model/ and

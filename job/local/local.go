@@ -126,6 +126,7 @@ type plan struct {
 	spec       job.Spec
 	cfg        config
 	jobDir     string
+	attempt    int // the attempt being prepared or run, from 1
 	tempDir    bool
 	hosts      []*host
 	channels   []stagedChannel
@@ -455,6 +456,16 @@ func (p *plan) makeJobDir() error {
 	}
 	p.jobDir, p.tempDir = d, true
 	return nil
+}
+
+// attemptDir is the directory of the current attempt's host trees: the
+// job directory for the first, attempt-N in it for the N-th, so that every
+// attempt starts on fresh trees and the earlier ones stay to be looked at.
+func (p *plan) attemptDir() string {
+	if p.attempt > 1 {
+		return filepath.Join(p.jobDir, fmt.Sprintf("attempt-%d", p.attempt))
+	}
+	return p.jobDir
 }
 
 // cleanup undoes mounts and removes the job directory unless it is kept.

@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if stepperBin != "" {
+		os.RemoveAll(filepath.Dir(stepperBin))
+	}
 	os.Exit(code)
 }
 

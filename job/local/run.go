@@ -64,6 +64,8 @@ type run struct {
 	defs    []metricDef
 	outMu   sync.Mutex
 	start   time.Time
+
+	interrupted time.Time // when the last attempt was interrupted, until the next one trains
 }
 
 func newRun(p *plan, created time.Time) *run {
@@ -132,184 +134,46 @@ func (r *run) setState(i int, state string, code int) {
 	r.progressf("%s", r.hostSummary())
 }
 
-// run executes the job; the plan has been checked.
+// run executes the job; the plan has been checked. It runs attempts (see
+// attempts) until one ends the job, then writes the artifacts of the last.
 func (r *run) run(ctx context.Context) (job.Result, error) {
 	p := r.p
-	r.transition(job.SecondaryDownloading, "Staging the input data and checkpoints")
 	if !p.container && !p.ns {
 		r.progressf("process hosts run without namespaces (%s): their names are loopback addresses, and their tree is $%s, not /opt/ml", p.nsWhy, env.BaseDirVar)
 	}
-	if err := p.setupHosts(); err != nil {
-		return r.abort(fmt.Errorf("setting up the host trees: %w", err))
-	}
-	var syncer *ckptSync
-	if p.ckptSrc != "" {
-		var err error
-		var st restoreStats
-		if syncer, st, err = restoreCheckpoints(p); err != nil {
-			return r.abort(err)
-		}
-		r.progressf("%s", st)
-		if p.ckptUpload != "" {
-			if syncer.publish, err = p.checkpointPublisher(); err != nil {
-				return r.abort(fmt.Errorf("checkpoints: %w", err))
-			}
-		}
-	}
-	outputs, err := r.startOutputs(ctx)
-	if err != nil {
-		return r.abort(err)
-	}
-	defer outputs.finish(context.Background())
-	feeders, err := r.startFeeders(ctx)
-	if err != nil {
-		return r.abort(err)
-	}
-	closeFeeders := func() error {
-		var errs []error
-		for _, f := range feeders {
-			errs = append(errs, f.Close())
-		}
-		feeders = nil
-		return errors.Join(errs...)
-	}
-	defer closeFeeders()
-
-	var cleanupNet func()
+	a := newAttempts(p.spec, p.cfg, r.start)
+	r.res.EnableManagedSpotTraining = p.spec.EnableManagedSpotTraining
 	if p.container {
-		if cleanupNet, err = p.createNetwork(ctx); err != nil {
+		cleanupNet, err := p.createNetwork(ctx)
+		if err != nil {
 			return r.abort(err)
 		}
 		defer cleanupNet()
 	}
-
-	r.transition(job.SecondaryTraining, "Training in progress")
-	trainStart := time.Now().UTC()
-	r.res.TrainingStartTime = &trainStart
-
-	// Start every host; a host that cannot start fails the job.
-	type exit struct{ i, code int }
-	exits := make(chan exit, len(p.hosts))
-	procs := make([]hostProc, len(p.hosts))
-	running := 0
-	var outWG, stopWG sync.WaitGroup
-	var startErr error
-	for i := range p.hosts {
-		start := r.startProcess
-		if p.container {
-			start = r.startContainer
-		}
-		hp, err := start(i, &outWG)
+	var (
+		errs   []error
+		out    outcome
+		status string
+		sec    string
+	)
+	for {
+		var err error
+		out, err = r.attempt(ctx, a)
 		if err != nil {
-			startErr = fmt.Errorf("starting %s: %w", p.hosts[i].label, err)
-			break
+			return r.abort(err)
 		}
-		procs[i] = hp
-		running++
-		r.setState(i, "running", 0)
-		go func() { exits <- exit{i, hp.wait()} }()
-	}
-
-	var syncWG sync.WaitGroup
-	syncStop := make(chan struct{})
-	if syncer != nil {
-		syncWG.Go(func() { syncer.loop(syncStop, p.cfg.syncInterval) })
-	}
-
-	timer := time.NewTimer(time.Duration(p.spec.StoppingCondition.MaxRuntimeInSeconds) * time.Second)
-	defer timer.Stop()
-	heartbeat := time.NewTicker(p.cfg.heartbeat)
-	defer heartbeat.Stop()
-
-	cancelled, force := ctx.Done(), p.cfg.force
-	status, secondary, failedHost := "", "", -1
-	stopping := false
-	// stop ends the job with status and secondary unless it already ends.
-	stop := func(st, sec, msg string) {
-		if status != "" {
-			return
+		errs = append(errs, out.errs...)
+		again, by := a.again(out.end, time.Now())
+		if again {
+			r.transition(job.SecondaryStarting, r.restartMessage(a, out))
+			continue
 		}
-		status, secondary = st, sec
-		if st == job.StatusStopped {
-			r.res.TrainingJobStatus = job.StatusStopping
-			r.transition(job.SecondaryStopping, msg)
-		}
-	}
-	stopAll := func() {
-		if stopping {
-			return
-		}
-		stopping = true
-		for i, hp := range procs {
-			if hp != nil && r.stateOf(i) == "running" {
-				stopWG.Go(func() { hp.stop(p.cfg.grace) })
-			}
-		}
-	}
-	if startErr != nil {
-		stop(job.StatusFailed, job.SecondaryFailed, "")
-		r.res.FailureReason = failure.Truncate("ClientError: " + startErr.Error())
-		stopAll()
-	}
-	for running > 0 {
-		select {
-		case e := <-exits:
-			running--
-			r.res.ExitCodes[p.hosts[e.i].label] = e.code
-			r.setState(e.i, "exited", e.code)
-			if e.code != 0 && status == "" {
-				stop(job.StatusFailed, job.SecondaryFailed, "")
-				failedHost = e.i
-				r.progressf("%s failed with exit code %d; stopping the other hosts", p.hosts[e.i].label, e.code)
-				stopAll()
-			}
-		case <-timer.C:
-			stop(job.StatusStopped, job.SecondaryMaxRuntimeExceeded, fmt.Sprintf("MaxRuntimeInSeconds (%d) exceeded: SIGTERM, SIGKILL after %s", p.spec.StoppingCondition.MaxRuntimeInSeconds, p.cfg.grace))
-			stopAll()
-		case <-cancelled:
-			cancelled = nil
-			stop(job.StatusStopped, job.SecondaryStopped, "Stop requested: SIGTERM, SIGKILL after "+p.cfg.grace.String())
-			stopAll()
-		case <-force:
-			force = nil
-			stop(job.StatusStopped, job.SecondaryStopped, "Stop forced: SIGKILL")
-			r.progressf("killing every host now")
-			for i, hp := range procs {
-				if hp != nil && r.stateOf(i) == "running" {
-					stopWG.Go(hp.kill)
-				}
-			}
-		case <-heartbeat.C:
-			r.progressf("%s", r.hostSummary())
-		}
-	}
-	outWG.Wait()
-	stopWG.Wait() // a docker stop or kill may return after the container's exit
-	if status == "" {
-		status, secondary = job.StatusCompleted, job.SecondaryCompleted
-	}
-	trainEnd := time.Now().UTC()
-	close(syncStop)
-	syncWG.Wait()
-	var errs []error
-	if syncer != nil {
-		if err := syncer.once(); err != nil {
-			errs = append(errs, fmt.Errorf("final checkpoint sync: %w", err))
-		}
-	}
-	if err := outputs.finish(context.Background()); err != nil {
-		errs = append(errs, err)
-	}
-	if err := closeFeeders(); err != nil {
-		r.progressf("closing the Pipe feeders: %v", err)
-	}
-	if failedHost >= 0 {
-		hp := procs[failedHost]
-		r.res.FailureReason = p.failureReason(failedHost, r.res.ExitCodes[p.hosts[failedHost].label], hp.stderrTail(), hp.commandLine())
+		status, sec = r.conclude(a, out, by)
+		break
 	}
 
 	r.transition(job.SecondaryUploading, "Uploading generated training model")
-	err = p.writeArtifacts()
+	err := p.writeArtifacts()
 	if err == nil {
 		err = p.uploadArtifacts(context.Background())
 	}
@@ -317,14 +181,14 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 		// The hosts' trees hold the only copy of the model: keep them.
 		p.keepJobDir = true
 		msg := fmt.Sprintf("the model and output could not be written: %v; the job directory %s is kept, with each host's model/ and output/data/ (%s)",
-			err, p.jobDir, filepath.Join(p.jobDir, p.hosts[0].label, "model"))
+			err, p.jobDir, p.hosts[0].paths.Model)
 		r.progressf("%s", msg)
 		reason := "ClientError: " + msg
 		if r.res.FailureReason != "" {
 			reason = r.res.FailureReason + "\n" + reason
 		}
 		r.res.FailureReason = failure.Truncate(reason)
-		status, secondary = job.StatusFailed, job.SecondaryFailed
+		status, sec = job.StatusFailed, job.SecondaryFailed
 	} else {
 		r.res.ModelArtifacts = &job.ModelArtifacts{S3ModelArtifacts: p.outURI + "/model.tar.gz"}
 		r.res.OutputDataS3Uri = p.outURI + "/output.tar.gz"
@@ -336,18 +200,65 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 		}
 	}
 	r.res.TrainingJobStatus = status
-	r.transition(secondary, "Training job "+strings.ToLower(status))
+	r.transition(sec, "Training job "+strings.ToLower(status))
 	end := time.Now().UTC()
 	r.res.TrainingEndTime = &end
-	secs := int(math.Ceil(trainEnd.Sub(trainStart).Seconds()))
-	r.res.TrainingTimeInSeconds = secs
-	r.res.BillableTimeInSeconds = secs
+	r.res.TrainingTimeInSeconds, r.res.BillableTimeInSeconds = a.seconds()
 	r.res.FinalMetricDataList = r.finalMetrics()
 	// close the last transition
 	now := time.Now().UTC()
 	tr := r.res.SecondaryStatusTransitions
 	tr[len(tr)-1].EndTime = &now
 	return r.res, errors.Join(errs...)
+}
+
+// restartMessage is the Starting message of the attempt that follows out.
+func (r *run) restartMessage(a *attempts, out outcome) string {
+	if out.end == endInstance {
+		return fmt.Sprintf("Attempt %d (retry %d of %d): %s; preparing fresh instances",
+			a.n+1, a.retried, a.retries, a.why(out.end, out.after))
+	}
+	return fmt.Sprintf("Attempt %d: preparing fresh instances after the interruption of attempt %d", a.n+1, a.n)
+}
+
+// conclude returns the status and secondary status of a job whose last
+// attempt ended as out, the job ended by by (see attempts.again), and sets
+// the failure reason.
+func (r *run) conclude(a *attempts, out outcome, by ending) (status, secondary string) {
+	p := r.p
+	switch by {
+	case endExited:
+		if out.failed >= 0 {
+			h := out.procs[out.failed]
+			r.res.FailureReason = r.p.failureReason(out.failed, r.res.ExitCodes[r.p.hosts[out.failed].label], h.stderrTail(), h.commandLine())
+			return job.StatusFailed, job.SecondaryFailed
+		}
+		return job.StatusCompleted, job.SecondaryCompleted
+	case endStartFailed:
+		r.res.FailureReason = failure.Truncate("ClientError: " + out.startErr.Error())
+		return job.StatusFailed, job.SecondaryFailed
+	case endInstance:
+		retries := "no RetryStrategy"
+		if a.retries > 0 {
+			retries = fmt.Sprintf("RetryStrategy.MaximumRetryAttempts (%d) used up", a.retries)
+		}
+		r.res.FailureReason = failure.Truncate(fmt.Sprintf("InternalServerError: We encountered an internal error. Please try again. (%s; %s)", a.why(endInstance, out.after), retries))
+		return job.StatusFailed, job.SecondaryFailed
+	case endMaxRuntime, endMaxWait:
+		if out.end != by { // the attempt ended otherwise; no time is left for another
+			limit := fmt.Sprintf("MaxRuntimeInSeconds (%d) reached by the training time", p.spec.StoppingCondition.MaxRuntimeInSeconds)
+			if by == endMaxWait {
+				limit = fmt.Sprintf("MaxWaitTimeInSeconds (%d) reached", p.spec.StoppingCondition.MaxWaitTimeInSeconds)
+			}
+			r.res.TrainingJobStatus = job.StatusStopping
+			r.transition(job.SecondaryStopping, fmt.Sprintf("%s after attempt %d: no attempt %d", limit, a.n, a.n+1))
+		}
+		if by == endMaxWait {
+			return job.StatusStopped, job.SecondaryMaxWaitTimeExceeded
+		}
+		return job.StatusStopped, job.SecondaryMaxRuntimeExceeded
+	}
+	return job.StatusStopped, job.SecondaryStopped
 }
 
 func (r *run) stateOf(i int) string {
@@ -446,7 +357,7 @@ func (p *plan) setupHosts() error {
 		hps = map[string]string{}
 	}
 	for i, h := range p.hosts {
-		h.paths = env.NewPaths(filepath.Join(p.jobDir, h.label))
+		h.paths = env.NewPaths(filepath.Join(p.attemptDir(), h.label))
 		paths := h.paths
 		for _, d := range []string{paths.InputConfig, paths.InputData, paths.Model, paths.OutputData, paths.Code} {
 			if err := os.MkdirAll(d, 0o755); err != nil {

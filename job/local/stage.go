@@ -324,7 +324,12 @@ func (p *plan) stageReadOnly(sc *stagedChannel, idx []int, dir, stage string) er
 
 // stageDir is where host h's staging layers live: in the job directory,
 // outside the host's tree, so the host never sees them.
-func (p *plan) stageDir(h *host) string { return filepath.Join(p.jobDir, ".stage", h.label) }
+func (p *plan) stageDir(h *host) string {
+	if p.attempt > 1 {
+		return filepath.Join(p.jobDir, ".stage", fmt.Sprintf("attempt-%d", p.attempt), h.label)
+	}
+	return filepath.Join(p.jobDir, ".stage", h.label)
+}
 
 // lowerLayer returns a directory holding exactly the files idx of sc under
 // their keys, never to be written: the source directory itself when the

@@ -3,7 +3,7 @@
 // state after every step atomically (a temporary file, synced, renamed) in
 // the checkpoint directory, and at each start records what it found there.
 //
-// Its state (and, at the end, model/history.json) holds the step reached,
+// Its state (and, at the end, model/history-<host>.json) holds the step reached,
 // what each start found, and every step done in order, so a test sees any
 // step lost or repeated across attempts. With STEPPER_LOG set it also
 // appends "start <host> <found>" and "done <host> <step>" lines to that
@@ -88,7 +88,7 @@ func run() error {
 		fmt.Printf("step %d\n", st.Step)
 	}
 	b, _ := json.Marshal(st)
-	return os.WriteFile(filepath.Join(e.Paths.Model, "history.json"), b, 0o644)
+	return os.WriteFile(filepath.Join(e.Paths.Model, "history-"+host+".json"), b, 0o644)
 }
 
 // save writes st to path whole or not at all.
