@@ -36,21 +36,27 @@ type ckptSync struct {
 // restoreStats says what restoreCheckpoints did.
 type restoreStats struct {
 	files, reflinked int // files restored into all hosts; how many as reflinks
-	bytes            int64
+	hosts            int
+	bytes            int64 // of the files restored into all hosts
 	took             time.Duration
 }
 
 func (st restoreStats) String() string {
+	if st.files == 0 {
+		return "no checkpoint to restore"
+	}
 	how := "copied"
 	switch {
-	case st.files == 0:
-		return "no checkpoint to restore"
 	case st.reflinked == st.files:
 		how = "reflinked"
 	case st.reflinked > 0:
 		how = fmt.Sprintf("%d reflinked, the others copied", st.reflinked)
 	}
-	return fmt.Sprintf("%d checkpoint files (%.1f MiB) restored in %s (%s)", st.files, float64(st.bytes)/(1<<20), st.took.Round(10*time.Microsecond), how)
+	size := fmt.Sprintf("%.1f KiB", float64(st.bytes)/float64(st.hosts)/(1<<10))
+	if st.bytes >= (1<<20)*int64(st.hosts) {
+		size = fmt.Sprintf("%.1f MiB", float64(st.bytes)/float64(st.hosts)/(1<<20))
+	}
+	return fmt.Sprintf("%d checkpoint files (%s) restored into each of %d host(s) in %s (%s)", st.files/st.hosts, size, st.hosts, st.took.Round(10*time.Microsecond), how)
 }
 
 // restoreCheckpoints copies what is under the checkpoint URI into each
@@ -59,7 +65,7 @@ func (st restoreStats) String() string {
 // writes.
 func restoreCheckpoints(p *plan) (*ckptSync, restoreStats, error) {
 	start := time.Now()
-	var st restoreStats
+	st := restoreStats{hosts: len(p.hosts)}
 	s := &ckptSync{dst: p.ckptSrc}
 	if err := os.MkdirAll(p.ckptSrc, 0o755); err != nil {
 		return nil, st, fmt.Errorf("checkpoints: %w", err)
