@@ -158,7 +158,10 @@ type plan struct {
 // /opt/ml tree and one process (or container) per host, channels staged
 // without copying, Pipe channels fed per host, metrics scraped, the runtime
 // limit enforced, checkpoints synced, and model.tar.gz and output.tar.gz
-// written under <output>/<job>/output/.
+// written under <output>/<job>/output/. A job runs in attempts as on the
+// platform: spot interruptions (WithInterruptions) and instance failures
+// (WithInstanceFailures) start it again on fresh hosts from its
+// checkpoints, within MaxWaitTimeInSeconds and RetryStrategy.
 //
 // Bad input (an invalid spec, a URI outside the S3 root, a missing data
 // path or program, a name or address clash, no container engine, a job

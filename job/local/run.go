@@ -164,6 +164,11 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 		}
 		errs = append(errs, out.errs...)
 		again, by := a.again(out.end, time.Now())
+		if again && ctx.Err() != nil {
+			again, by = false, endStopped
+			r.res.TrainingJobStatus = job.StatusStopping
+			r.transition(job.SecondaryStopping, fmt.Sprintf("Stop requested after attempt %d: no attempt %d", a.n, a.n+1))
+		}
 		if again {
 			r.transition(job.SecondaryStarting, r.restartMessage(a, out))
 			continue

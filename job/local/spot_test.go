@@ -223,6 +223,25 @@ func TestSpotMaxWaitTimeExceeded(t *testing.T) {
 	assertClean(t, tmp, "", res)
 }
 
+// TestSpotMaxRuntimeCountsEveryAttempt: MaxRuntimeInSeconds bounds the
+// training time of all attempts together: 0.6 s in the first leaves 0.4 s
+// to the second.
+func TestSpotMaxRuntimeCountsEveryAttempt(t *testing.T) {
+	stepperBinary(t)
+	tmp := isolate(t)
+	s := stepperSpec(t, "spot-max-runtime", 1000, 50*time.Millisecond)
+	s.StoppingCondition = job.StoppingCondition{MaxRuntimeInSeconds: 1, MaxWaitTimeInSeconds: 60}
+	res, out := runJob(t, s, WithInterruptions(600*time.Millisecond))
+	require.Equal(t, job.StatusStopped, res.TrainingJobStatus, out)
+	assert.Equal(t, job.SecondaryMaxRuntimeExceeded, res.SecondaryStatus)
+	assert.Contains(t, transition(t, res, job.SecondaryStopping, 1).StatusMessage, "MaxRuntimeInSeconds (1) reached in attempt 2 (the training time of all attempts)")
+	second := transition(t, res, job.SecondaryTraining, 2)
+	stopping := transition(t, res, job.SecondaryStopping, 1)
+	left := stopping.StartTime.Sub(second.StartTime)
+	assert.InDelta(t, 400*time.Millisecond, left, float64(150*time.Millisecond), "the second attempt had what the first left: %s", left)
+	assertClean(t, tmp, "", res)
+}
+
 // TestRetryStrategy: an instance failure is retried up to
 // RetryStrategy.MaximumRetryAttempts times, else the job fails with
 // InternalServerError.
