@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -63,25 +64,25 @@ func stepperSpec(t *testing.T, name string, steps int, each time.Duration) job.S
 	return s
 }
 
-// histories reads every host's history from the job's model.tar.gz.
+// histories reads every host's history from the job's model.tar.gz, in
+// host order (history-<current_host>.json: algo-N, or the loopback address
+// of a host without namespaces).
 func histories(t *testing.T, s job.Spec, hosts int) []history {
 	t.Helper()
 	files := readTarGz(t, filepath.Join(outputDir(s), "model.tar.gz"))
+	var names []string
+	for name := range files {
+		if strings.HasPrefix(name, "history-") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	require.Len(t, names, hosts, "model.tar.gz: %v", names)
 	out := make([]history, hosts)
-	for i := range out {
-		name := fmt.Sprintf("history-%s.json", hostName(t, s, i))
-		b, ok := files[name]
-		require.True(t, ok, "model.tar.gz has no %s: %v", name, files)
-		require.NoError(t, json.Unmarshal(b, &out[i]))
+	for i, name := range names {
+		require.NoError(t, json.Unmarshal(files[name], &out[i]))
 	}
 	return out
-}
-
-// hostName is the current_host of host i: its loopback address for a
-// process host (as planHosts names it), algo-N in a container.
-func hostName(t *testing.T, s job.Spec, i int) string {
-	p := &plan{spec: s, container: s.AlgorithmSpecification.TrainingImage != "" && len(s.Program) == 0}
-	return p.planHosts()[i].name
 }
 
 func steps(n int) []int {
