@@ -353,14 +353,15 @@ func TestDependenciesDetectsViolations(t *testing.T) {
 
 // TestREADMEPackageTable: the README's package table lists the packages in
 // the order of the rules (each imports only packages on rows above it),
-// every public package, and each one's count of exported names.
+// every public package, and each one's count of exported names (– for an
+// internal package).
 func TestREADMEPackageTable(t *testing.T) {
 	f, err := os.Open("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	row := regexp.MustCompile("^\\| `([a-z0-9/._-]+)` \\| ([0-9]+) \\|")
+	row := regexp.MustCompile("^\\| `([a-z0-9/._-]+)` \\| ([0-9]+|–) \\|")
 	var listed []string
 	counts := map[string]int{}
 	sc := bufio.NewScanner(f)
@@ -376,7 +377,10 @@ func TestREADMEPackageTable(t *testing.T) {
 		case in:
 			if m := row.FindStringSubmatch(line); m != nil {
 				listed = append(listed, m[1])
-				counts[m[1]], _ = strconv.Atoi(m[2])
+				counts[m[1]] = -1 // "–": an internal package, not counted
+				if n, err := strconv.Atoi(m[2]); err == nil {
+					counts[m[1]] = n
+				}
 			}
 		}
 	}
@@ -399,7 +403,11 @@ func TestREADMEPackageTable(t *testing.T) {
 				t.Errorf("README lists %s above %s, which it imports", p, imp)
 			}
 		}
-		if n := exportedNames(t, p); n != counts[p] {
+		internal := strings.Contains(p, "internal")
+		switch n := exportedNames(t, p); {
+		case internal && counts[p] != -1:
+			t.Errorf("README counts the names of %s: internal packages get –", p)
+		case !internal && n != counts[p]:
 			t.Errorf("README says %s has %d exported names, it has %d", p, counts[p], n)
 		}
 	}
@@ -479,4 +487,114 @@ func receiverExported(x ast.Expr) bool {
 			return false
 		}
 	}
+}
+
+// TestNoInternalTypesInExportedAPI: no exported identifier of a public
+// package takes, returns or holds a type of an internal package (a user
+// could not name it), in its signature, fields or definition, unless the
+// package gives that type a public name (type URI = s3uri.URI).
+func TestNoInternalTypesInExportedAPI(t *testing.T) {
+	for dir := range modulePackages(t) {
+		if strings.Contains(dir, "internal") || strings.HasPrefix(dir, "cmd/") || strings.HasPrefix(dir, "examples/") {
+			continue
+		}
+		for _, line := range internalInAPI(t, dir) {
+			t.Error(line)
+		}
+	}
+}
+
+// internalInAPI lists the exported declarations of package dir whose types
+// mention a package under internal/.
+func internalInAPI(t *testing.T, dir string) []string {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(filepath.FromSlash(dir), "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ignored(f) {
+			continue
+		}
+		internal := map[string]bool{} // local names of imported internal packages
+		for _, is := range f.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			if !strings.Contains(p, "/internal/") && !strings.HasSuffix(p, "/internal") {
+				continue
+			}
+			name := filepath.Base(p)
+			if is.Name != nil {
+				name = is.Name.Name
+			}
+			internal[name] = true
+		}
+		if len(internal) == 0 {
+			continue
+		}
+		mentions := func(n ast.Node) string {
+			found := ""
+			ast.Inspect(n, func(n ast.Node) bool {
+				if s, ok := n.(*ast.SelectorExpr); ok {
+					if id, ok := s.X.(*ast.Ident); ok && internal[id.Name] && found == "" {
+						found = id.Name + "." + s.Sel.Name
+					}
+				}
+				return found == ""
+			})
+			return found
+		}
+		report := func(what string, n ast.Node) {
+			if m := mentions(n); m != "" {
+				bad = append(bad, fmt.Sprintf("%s: %s uses %s", fset.Position(n.Pos()), what, m))
+			}
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Name.IsExported() && (d.Recv == nil || receiverExported(d.Recv.List[0].Type)) {
+					report(d.Name.Name, d.Type)
+				}
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					switch s := s.(type) {
+					case *ast.TypeSpec:
+						if !s.Name.IsExported() || s.Assign.IsValid() {
+							continue // an alias gives an internal type a public name
+						}
+						switch ty := s.Type.(type) {
+						case *ast.StructType:
+							for _, fld := range ty.Fields.List {
+								exported := len(fld.Names) == 0
+								for _, n := range fld.Names {
+									exported = exported || n.IsExported()
+								}
+								if exported {
+									report(s.Name.Name+" field", fld.Type)
+								}
+							}
+						case *ast.InterfaceType:
+							report(s.Name.Name, ty)
+						default:
+							report(s.Name.Name, ty)
+						}
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							if n.IsExported() && s.Type != nil {
+								report(n.Name, s.Type)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return bad
 }

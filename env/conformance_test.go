@@ -305,10 +305,7 @@ func TestConformanceEnvironmentHetero(t *testing.T) {
 		require.NoError(t, json.Unmarshal(c.Expected, &want))
 		for k, w := range want {
 			switch {
-			case k == "os.environ":
-				var m map[string]string
-				require.NoError(t, json.Unmarshal(w, &m))
-				assert.Equal(t, m, e.ToolkitVars())
+			case k == "os.environ": // the train entrypoint's (wrap's tests)
 			case strings.HasPrefix(k, "SM_"):
 				var s string
 				require.NoError(t, json.Unmarshal(w, &s))

@@ -18,8 +18,8 @@ const detectTimeout = 10 * time.Second
 // (exec.LookPath is cheap; starting a process is not).
 func (e *Env) detect() {
 	e.NumCPUs = runtime.NumCPU()
-	e.NumGPUs = DetectGPUs()
-	e.NumNeurons = DetectNeurons(e.Resources.CurrentInstanceType)
+	e.NumGPUs = detectGPUs()
+	e.NumNeurons = detectNeurons(e.Resources.CurrentInstanceType)
 	e.SMDDPRun = onPath("smddprun")
 	e.SMDDPMPRun = onPath("smddpmprun")
 }
@@ -29,19 +29,19 @@ func onPath(name string) bool {
 	return err == nil
 }
 
-// DetectGPUs counts the lines of `nvidia-smi --list-gpus` that start with
+// detectGPUs counts the lines of `nvidia-smi --list-gpus` that start with
 // "GPU ", as the toolkit does; 0 when nvidia-smi is absent or fails.
-func DetectGPUs() int {
+func detectGPUs() int {
 	out, ok := runTool("nvidia-smi", "--list-gpus")
 	if !ok {
 		return 0
 	}
-	return CountGPUs(out)
+	return countGPUs(out)
 }
 
-// CountGPUs counts the lines of nvidia-smi --list-gpus output that start
+// countGPUs counts the lines of nvidia-smi --list-gpus output that start
 // with "GPU ".
-func CountGPUs(out []byte) int {
+func countGPUs(out []byte) int {
 	n := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
@@ -52,11 +52,11 @@ func CountGPUs(out []byte) int {
 	return n
 }
 
-// DetectNeurons returns the Neuron cores as the toolkit counts them: 64 when
+// detectNeurons returns the Neuron cores as the toolkit counts them: 64 when
 // instanceType contains "trn2.48xlarge", else the sum of nc_count in
 // `neuron-ls -j` output; 0 when neuron-ls is absent, fails or prints
 // something else.
-func DetectNeurons(instanceType string) int {
+func detectNeurons(instanceType string) int {
 	if strings.Contains(instanceType, "trn2.48xlarge") {
 		return 64
 	}
@@ -64,12 +64,12 @@ func DetectNeurons(instanceType string) int {
 	if !ok {
 		return 0
 	}
-	return CountNeuronCores(out)
+	return countNeuronCores(out)
 }
 
-// CountNeuronCores sums nc_count over the JSON array neuron-ls -j prints; 0
+// countNeuronCores sums nc_count over the JSON array neuron-ls -j prints; 0
 // when out is not such an array.
-func CountNeuronCores(out []byte) int {
+func countNeuronCores(out []byte) int {
 	var devs []struct {
 		NCCount int `json:"nc_count"`
 	}

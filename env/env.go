@@ -126,10 +126,12 @@ type Env struct {
 	// toolkit's is_modelparallel_enabled.
 	MPParameters *string
 
-	// inputDataConfig is inputdataconfig.json as read, for
-	// SM_INPUT_DATA_CONFIG; channels.Parse has checked it, and it is decoded
-	// again only when the variables are asked for.
-	inputDataConfig []byte
+	// inputDataConfig and resourceConfig are inputdataconfig.json and
+	// resourceconfig.json as read, for SM_INPUT_DATA_CONFIG and
+	// SM_RESOURCE_CONFIG; channels.Parse and resources.Parse have checked
+	// them, and they are decoded again only when the variables are asked
+	// for.
+	inputDataConfig, resourceConfig []byte
 }
 
 // Files holds the content of the config files under input/config; a nil
@@ -201,7 +203,8 @@ func LoadDir(base string) (Env, error) {
 // resourceconfig.json (nil) is an error; absent hyperparameters.json and
 // inputdataconfig.json count as empty objects.
 func New(base string, f Files) (Env, error) {
-	f.InputDataConfig = bytes.Clone(f.InputDataConfig) // kept; the caller may reuse its buffer
+	// Kept: the caller may reuse its buffers.
+	f.InputDataConfig, f.ResourceConfig = bytes.Clone(f.InputDataConfig), bytes.Clone(f.ResourceConfig)
 	return newEnv(base, f, "")
 }
 
@@ -236,11 +239,11 @@ func newEnv(base string, f Files, rcPath string) (Env, error) {
 	} else if rc, err := resources.Parse(f.ResourceConfig); err != nil {
 		errs = append(errs, err)
 	} else {
-		e.Resources = rc
+		e.Resources, e.resourceConfig = rc, f.ResourceConfig
 	}
 
 	if f.CheckpointConfig != nil {
-		p, err := ParseCheckpointConfig(f.CheckpointConfig)
+		p, err := parseCheckpointConfig(f.CheckpointConfig)
 		if err != nil {
 			errs = append(errs, err)
 		} else if p != "" {
@@ -291,7 +294,7 @@ func (e *Env) fromEnviron(lookup func(string) (string, bool)) {
 	e.JobARN = get(JobARNVar)
 	e.Region = get(RegionVar)
 	if e.Region == "" {
-		e.Region = RegionFromARN(e.JobARN)
+		e.Region = regionFromARN(e.JobARN)
 	}
 	if p := get(ProgramVar); p != "" {
 		e.EntryPoint = p
@@ -302,10 +305,10 @@ func (e *Env) fromEnviron(lookup func(string) (string, bool)) {
 	}
 }
 
-// RegionFromARN returns the region field of an ARN
+// regionFromARN returns the region field of an ARN
 // (arn:aws:sagemaker:us-east-1:123456789012:training-job/name), "" when
 // arn is not one.
-func RegionFromARN(arn string) string {
+func regionFromARN(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) < 6 || parts[0] != "arn" {
 		return ""
@@ -347,9 +350,9 @@ func stringList(v any) ([]string, bool) {
 	return out, true
 }
 
-// ParseCheckpointConfig decodes checkpointconfig.json and returns its
+// parseCheckpointConfig decodes checkpointconfig.json and returns its
 // LocalPath ("" when the key is absent).
-func ParseCheckpointConfig(data []byte) (string, error) {
+func parseCheckpointConfig(data []byte) (string, error) {
 	v, err := pyjson.Parse(data)
 	if err != nil {
 		return "", fmt.Errorf("%s: invalid JSON: %w", CheckpointConfigFile, err)

@@ -7,32 +7,32 @@ import (
 	"github.com/sagemaker-go/training/internal/pyjson"
 )
 
-// FormatKey is the toolkit's name for a variable: "SM_" + key upper-cased
+// formatKey is the toolkit's name for a variable: "SM_" + key upper-cased
 // as Python's str.upper() does (no character replaced), "" for "".
-func FormatKey(key string) string {
+func formatKey(key string) string {
 	if key == "" {
 		return ""
 	}
 	return "SM_" + pyjson.Upper(key)
 }
 
-// ToEnvVars is the toolkit's mapping.to_env_vars(): every key of o through
-// FormatKey, every value through pyjson.EnvValue (a string as it is, null as
+// toEnvVars is the toolkit's mapping.to_env_vars(): every key of o through
+// formatKey, every value through pyjson.EnvValue (a string as it is, null as
 // "", anything else as compact sorted JSON). When two keys give the same
 // name the later one wins.
-func ToEnvVars(o *pyjson.Object) map[string]string {
+func toEnvVars(o *pyjson.Object) map[string]string {
 	m := make(map[string]string, o.Len())
 	for _, k := range o.Keys() {
 		v, _ := o.Get(k)
-		m[FormatKey(k)] = pyjson.EnvValue(v)
+		m[formatKey(k)] = pyjson.EnvValue(v)
 	}
 	return m
 }
 
-// FrameworkParams returns the toolkit's additional_framework_parameters: the
+// frameworkParams returns the toolkit's additional_framework_parameters: the
 // framework hyperparameters other than its nine reserved names
 // (hyperparams.Reserved), in file order.
-func (e Env) FrameworkParams() *pyjson.Object {
+func (e Env) frameworkParams() *pyjson.Object {
 	o := pyjson.NewObject()
 	for _, k := range e.Framework.Keys() {
 		if !slices.Contains(hyperparams.Reserved, k) {
@@ -43,9 +43,20 @@ func (e Env) FrameworkParams() *pyjson.Object {
 	return o
 }
 
-// ChannelDirs returns the toolkit's channel_input_dirs: each channel's
+// userParams returns the user hyperparameters, in file order: the toolkit's
+// hyperparameters dict.
+func (e Env) userParams() *pyjson.Object {
+	o := pyjson.NewObject()
+	for _, k := range e.Hyperparameters.Keys() {
+		v, _ := e.Hyperparameters.Value(k)
+		o.Set(k, v)
+	}
+	return o
+}
+
+// channelDirs returns the toolkit's channel_input_dirs: each channel's
 // directory by name, in inputdataconfig.json order.
-func (e Env) ChannelDirs() *pyjson.Object {
+func (e Env) channelDirs() *pyjson.Object {
 	o := pyjson.NewObject()
 	for _, c := range e.orderedChannels() {
 		o.Set(c.name, c.dir)
@@ -88,10 +99,10 @@ func sortChanDirs(s []chanDir) {
 	}
 }
 
-// InputDataConfig returns inputdataconfig.json as a pyjson value, decoded
+// inputDataConfigValue returns inputdataconfig.json as a pyjson value, decoded
 // from the file that was read; for an Env not built by New, or a file
 // nested too deeply for json.loads, the channels as they would be written.
-func (e Env) InputDataConfig() any {
+func (e Env) inputDataConfigValue() any {
 	if e.inputDataConfig != nil {
 		if v, err := pyjson.Parse(e.inputDataConfig); err == nil {
 			return v
@@ -107,17 +118,54 @@ func (e Env) InputDataConfig() any {
 	return pyjson.NewObject()
 }
 
-// ResourceConfig returns resourceconfig.json as the pyjson value that was
-// read (or as Resources would be written).
-func (e Env) ResourceConfig() any {
-	if e.Resources.Raw != nil {
-		return e.Resources.Raw
+// resourceConfigValue returns resourceconfig.json as the pyjson value that
+// was read (or as Resources would be written).
+func (e Env) resourceConfigValue() any {
+	if e.resourceConfig != nil {
+		if v, err := pyjson.Parse(e.resourceConfig); err == nil {
+			return v
+		}
 	}
 	v, err := pyjson.Parse(e.Resources.Marshal())
 	if err != nil {
 		return pyjson.NewObject()
 	}
 	return v
+}
+
+// groupsDict returns the toolkit's instance_groups_dict: each group's object
+// of resourceconfig.json under its name (built from InstanceGroups when the
+// file does not list them).
+func (e Env) groupsDict(rc any) *pyjson.Object {
+	d := pyjson.NewObject()
+	if raw, ok := rc.(*pyjson.Object); ok {
+		if x, ok := raw.Get("instance_groups"); ok {
+			if list, ok := x.([]any); ok {
+				for _, g := range list {
+					if o, ok := g.(*pyjson.Object); ok {
+						if n, ok := o.Get("instance_group_name"); ok {
+							if s, ok := n.(string); ok {
+								d.Set(s, o)
+							}
+						}
+					}
+				}
+				return d
+			}
+		}
+	}
+	for _, g := range e.Resources.InstanceGroups {
+		hosts := g.Hosts
+		if hosts == nil {
+			hosts = []string{}
+		}
+		o := pyjson.NewObject()
+		o.Set("instance_group_name", g.Name)
+		o.Set("instance_type", g.InstanceType)
+		o.Set("hosts", hosts)
+		d.Set(g.Name, o)
+	}
+	return d
 }
 
 func orNil(s string) any {
@@ -169,14 +217,15 @@ func (e Env) currentGroupHosts() []string {
 	return hs
 }
 
-// TrainingEnv returns the toolkit's dict(env), the content of
+// trainingEnv returns the toolkit's dict(env), the content of
 // SM_TRAINING_ENV: its 37 properties.
-func (e Env) TrainingEnv() map[string]any {
+func (e Env) trainingEnv() map[string]any {
 	groups := e.DistributionInstanceGroups()
 	leader := e.Resources.Leader(groups)
+	rc := e.resourceConfigValue()
 	return map[string]any{
-		"additional_framework_parameters": e.FrameworkParams(),
-		"channel_input_dirs":              e.ChannelDirs(),
+		"additional_framework_parameters": e.frameworkParams(),
+		"channel_input_dirs":              e.channelDirs(),
 		"current_host":                    e.Resources.CurrentHost,
 		"current_instance_group":          e.Resources.CurrentGroupName,
 		"current_instance_group_hosts":    e.currentGroupHosts(),
@@ -185,12 +234,12 @@ func (e Env) TrainingEnv() map[string]any {
 		"distribution_instance_groups":    e.distributionGroupsValue(),
 		"framework_module":                orNil(e.FrameworkModule),
 		"hosts":                           e.hosts(),
-		"hyperparameters":                 e.Hyperparameters.Object(),
+		"hyperparameters":                 e.userParams(),
 		"input_config_dir":                e.Paths.InputConfig,
-		"input_data_config":               e.InputDataConfig(),
+		"input_data_config":               e.inputDataConfigValue(),
 		"input_dir":                       e.Paths.Input,
 		"instance_groups":                 e.Resources.GroupNames(),
-		"instance_groups_dict":            e.Resources.GroupsDict(),
+		"instance_groups_dict":            e.groupsDict(rc),
 		"is_hetero":                       e.Resources.IsHetero(),
 		"is_master":                       e.Resources.CurrentHost == leader,
 		"is_modelparallel_enabled":        e.isModelParallel(),
@@ -209,7 +258,7 @@ func (e Env) TrainingEnv() map[string]any {
 		"output_data_dir":                 e.Paths.OutputData,
 		"output_dir":                      e.Paths.Output,
 		"output_intermediate_dir":         e.Paths.Intermediate,
-		"resource_config":                 e.ResourceConfig(),
+		"resource_config":                 rc,
 		"topology":                        e.topology(),
 		"user_entry_point":                orNil(e.EntryPoint),
 	}
@@ -240,10 +289,10 @@ var envNames = []string{
 // hyperparameter. Names are upper-cased without replacing any character;
 // when two give the same name the later one (in file order) wins.
 func (e Env) Vars() map[string]string {
-	te := e.TrainingEnv() // most variables are properties of SM_TRAINING_ENV
+	te := e.trainingEnv() // most variables are properties of SM_TRAINING_ENV
 	vars := make(map[string]string, len(envNames)+6+len(e.Channels)+e.Hyperparameters.Len())
 	for _, k := range envNames {
-		vars[FormatKey(k)] = pyjson.EnvValue(te[k])
+		vars[formatKey(k)] = pyjson.EnvValue(te[k])
 	}
 	vars["SM_HPS"] = pyjson.Dumps(te["hyperparameters"])
 	vars["SM_FRAMEWORK_PARAMS"] = pyjson.Dumps(te["additional_framework_parameters"])
@@ -264,31 +313,11 @@ func (e Env) Vars() map[string]string {
 	// Channels and hyperparameters in file order, so that the later of two
 	// colliding names wins.
 	for _, c := range e.orderedChannels() {
-		vars[FormatKey("channel_"+c.name)] = c.dir
+		vars[formatKey("channel_"+c.name)] = c.dir
 	}
 	for _, k := range e.Hyperparameters.Keys() {
 		v, _ := e.Hyperparameters.Value(k)
-		vars[FormatKey("hp_"+k)] = pyjson.EnvValue(v)
+		vars[formatKey("hp_"+k)] = pyjson.EnvValue(v)
 	}
 	return vars
-}
-
-// ToolkitVars returns the variables the Python toolkit sets in its own
-// process environment, which the training program inherits besides Vars:
-// SAGEMAKER_JOB_NAME (the sagemaker_job_name hyperparameter, else ""),
-// CURRENT_HOST, and SAGEMAKER_REGION (the sagemaker_region hyperparameter,
-// else Region; the toolkit falls back to boto3's configured region).
-func (e Env) ToolkitVars() map[string]string {
-	m := map[string]string{
-		"SAGEMAKER_JOB_NAME": "",
-		"CURRENT_HOST":       e.Resources.CurrentHost,
-		"SAGEMAKER_REGION":   e.Region,
-	}
-	if v, ok := e.Framework.Value("sagemaker_job_name"); ok {
-		m["SAGEMAKER_JOB_NAME"] = pyjson.EnvValue(v)
-	}
-	if v, ok := e.Framework.Value("sagemaker_region"); ok && pyjson.Truthy(v) {
-		m["SAGEMAKER_REGION"] = pyjson.EnvValue(v)
-	}
-	return m
 }

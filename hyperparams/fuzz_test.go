@@ -39,7 +39,7 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = s.ArgsEq()
 		// SM_HPS must be valid JSON that reads back the same.
-		out := pyjson.Dumps(s.Object())
+		out := pyjson.Dumps(s.object())
 		v, err := pyjson.Parse([]byte(out))
 		if err != nil || pyjson.Dumps(v) != out {
 			t.Fatalf("Object does not round-trip: %q: %v", out, err)

@@ -270,27 +270,19 @@ func (s Set) Keys() []string { return s.keys }
 // Len returns the number of hyperparameters.
 func (s Set) Len() int { return len(s.keys) }
 
-// Value returns the decoded value (a pyjson value) of name.
+// Value returns the value of name decoded the toolkit's way, as a JSON
+// value: nil, bool, int64, *big.Int (an integer beyond int64), float64
+// (NaN and ±Inf too), string, []any or map[string]any.
 func (s Set) Value(name string) (any, bool) {
 	v, ok := s.vals[name]
-	return v.decoded, ok
+	return pyjson.Plain(v.decoded), ok
 }
 
-// Raw returns the value of name as written in the file (a pyjson value,
-// usually a string).
+// Raw returns the value of name as written in the file (usually a
+// string), of the types Value returns.
 func (s Set) Raw(name string) (any, bool) {
 	v, ok := s.vals[name]
-	return v.raw, ok
-}
-
-// Object returns the decoded values in file order, as the toolkit's
-// hyperparameters dict (SM_HPS, SM_TRAINING_ENV). The caller may modify it.
-func (s Set) Object() *pyjson.Object {
-	o := pyjson.NewObject()
-	for _, k := range s.keys {
-		o.Set(k, s.vals[k].decoded)
-	}
-	return o
+	return pyjson.Plain(v.raw), ok
 }
 
 // argName is the toolkit's option name: "" for an empty key, "-k" for one

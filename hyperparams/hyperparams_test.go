@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,8 +52,8 @@ func TestParseKeepsRawAndDecoded(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = s.Raw("missing")
 	assert.False(t, ok)
-	assert.Equal(t, `{"flag":"True","lr":0.1,"n":32,"name":"adam","nan":NaN,"null":null,"plain":"abc"}`, pyjson.Dumps(s.Object()))
-	assert.Equal(t, s.Keys(), s.Object().Keys())
+	assert.Equal(t, `{"flag":"True","lr":0.1,"n":32,"name":"adam","nan":NaN,"null":null,"plain":"abc"}`, pyjson.Dumps(s.object()))
+	assert.Equal(t, s.Keys(), s.object().Keys())
 }
 
 func TestParseDuplicateKeysLastWins(t *testing.T) {
@@ -235,7 +236,7 @@ func TestIsReservedAndSplit(t *testing.T) {
 	assert.Zero(t, u.Len())
 	assert.Zero(t, f.Len())
 	assert.Empty(t, empty.Args())
-	assert.Zero(t, empty.Object().Len())
+	assert.Zero(t, empty.object().Len())
 }
 
 func TestArgs(t *testing.T) {
@@ -263,4 +264,21 @@ func TestArgsEqWithFlag(t *testing.T) {
 	assert.Equal(t, "['a', 'b']", *tags)
 	assert.True(t, *fl)
 	assert.Empty(t, fs.Args())
+}
+
+// TestValuesArePlain: Value and Raw hand out plain JSON values, objects as
+// map[string]any at any depth, never the internal ordered type.
+func TestValuesArePlain(t *testing.T) {
+	s, err := Parse([]byte(`{"cfg": "{\"b\": [1, {\"c\": null}], \"a\": 1.5}", "raw": {"x": {"y": true}}, "big": "123456789012345678901234567890"}`))
+	require.NoError(t, err)
+	v, ok := s.Value("cfg")
+	require.True(t, ok)
+	assert.Equal(t, map[string]any{"b": []any{int64(1), map[string]any{"c": nil}}, "a": 1.5}, v)
+	r, ok := s.Raw("raw")
+	require.True(t, ok)
+	assert.Equal(t, map[string]any{"x": map[string]any{"y": true}}, r)
+	b, _ := s.Value("big")
+	assert.IsType(t, (*big.Int)(nil), b)
+	// The toolkit's rendering, from the ordered values, is unchanged.
+	assert.Equal(t, `cfg=a=1.5,b=[1, {'c': None}]`, strings.TrimPrefix(s.ArgsEq()[1], "--"))
 }

@@ -101,6 +101,6 @@ func TestArgsAgainstPython(t *testing.T) {
 			assert.Equal(t, w, pyjson.EnvValue(v), "SM_HP value of %q=%q", k, d[k])
 		}
 		hps, _ := o.Get("hps")
-		assert.Equal(t, hps, pyjson.Dumps(s.Object()), "SM_HPS of %v", d)
+		assert.Equal(t, hps, pyjson.Dumps(s.object()), "SM_HPS of %v", d)
 	}
 }

@@ -51,8 +51,12 @@ type Config struct {
 	CurrentInstanceType  string // "local" when absent
 	CurrentGroupName     string // "homogeneousCluster" when absent
 	InstanceGroups       []InstanceGroup
-	Topology             []any // pyjson values, nil when absent
-	Raw                  any   // the whole file as a pyjson value, exported verbatim
+	// Topology is the "topology" list as read (JSON values: nil, bool,
+	// int64, *big.Int, float64, string, []any, map[string]any), nil when
+	// absent.
+	Topology []any
+
+	raw *pyjson.Object // the file as read: Marshal keeps its other keys
 }
 
 // Parse decodes resourceconfig.json. Every problem found is reported in one
@@ -70,7 +74,7 @@ func Parse(data []byte) (Config, error) {
 	if !ok {
 		return c, fmt.Errorf("%s: want a JSON object, got %s", FileName, pyjson.Describe(v))
 	}
-	c.Raw = o
+	c.raw = o
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %q: %s", FileName, key, fmt.Sprintf(format, args...)))
@@ -145,7 +149,7 @@ func Parse(data []byte) (Config, error) {
 
 	if x, ok := o.Get("topology"); ok && x != nil {
 		if list, ok := x.([]any); ok {
-			c.Topology = list
+			c.Topology = pyjson.Plain(list).([]any)
 		} else {
 			bad("topology", "want a list or null, got %s", pyjson.Describe(x))
 		}
@@ -227,10 +231,10 @@ func ReadFile(path string) (Config, error) {
 
 // Marshal encodes c as resourceconfig.json: the three guaranteed keys, the
 // optional ones that are set (InstanceGroups when non-empty, Topology when
-// non-nil), and any other key of c.Raw unchanged.
+// non-nil), and any other key of the file c was parsed from unchanged.
 func (c Config) Marshal() []byte {
 	o := pyjson.NewObject()
-	if raw, ok := c.Raw.(*pyjson.Object); ok {
+	if raw := c.raw; raw != nil {
 		for _, k := range raw.Keys() {
 			if !slices.Contains(knownKeys, k) {
 				v, _ := raw.Get(k)
@@ -318,33 +322,6 @@ func (c Config) CurrentGroupHosts() []string {
 		}
 	}
 	return []string{}
-}
-
-// GroupsDict returns the toolkit's instance_groups_dict: each group's object
-// from the file under its name (built from InstanceGroups when Raw does not
-// hold them).
-func (c Config) GroupsDict() *pyjson.Object {
-	d := pyjson.NewObject()
-	if raw, ok := c.Raw.(*pyjson.Object); ok {
-		if x, ok := raw.Get("instance_groups"); ok {
-			if list, ok := x.([]any); ok {
-				for _, g := range list {
-					if o, ok := g.(*pyjson.Object); ok {
-						if n, ok := o.Get("instance_group_name"); ok {
-							if s, ok := n.(string); ok {
-								d.Set(s, o)
-							}
-						}
-					}
-				}
-				return d
-			}
-		}
-	}
-	for _, g := range c.InstanceGroups {
-		d.Set(g.Name, groupObject(g))
-	}
-	return d
 }
 
 // DistributionHosts returns the hosts of the given distribution instance

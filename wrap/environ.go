@@ -58,14 +58,33 @@ func (x *wrapper) environ() ([]string, error) {
 	return out, nil
 }
 
-// toolkitVars are env's ToolkitVars, the variables the Python toolkit
-// sets in its own process (and so in the program's) besides SM_*, with
-// useful values where the toolkit sets "" or asks boto3: SAGEMAKER_JOB_NAME
-// falls back to TRAINING_JOB_NAME, and SAGEMAKER_REGION without a
-// sagemaker_region hyperparameter is AWS_DEFAULT_REGION (boto3's default)
-// before AWS_REGION or the job ARN's region.
+// toolkitEnviron returns the variables the Python toolkit sets in its own
+// process environment, which the training program inherits besides Vars:
+// SAGEMAKER_JOB_NAME (the sagemaker_job_name hyperparameter, else ""),
+// CURRENT_HOST, and SAGEMAKER_REGION (the sagemaker_region hyperparameter,
+// else Region; the toolkit falls back to boto3's configured region).
+func toolkitEnviron(e env.Env) map[string]string {
+	m := map[string]string{
+		"SAGEMAKER_JOB_NAME": "",
+		"CURRENT_HOST":       e.Resources.CurrentHost,
+		"SAGEMAKER_REGION":   e.Region,
+	}
+	if v, ok := e.Framework.Value("sagemaker_job_name"); ok {
+		m["SAGEMAKER_JOB_NAME"] = pyjson.EnvValue(v)
+	}
+	if v, ok := e.Framework.Value("sagemaker_region"); ok && pyjson.Truthy(v) {
+		m["SAGEMAKER_REGION"] = pyjson.EnvValue(v)
+	}
+	return m
+}
+
+// toolkitVars are toolkitEnviron with useful values where the toolkit sets
+// "" or asks boto3: SAGEMAKER_JOB_NAME falls back to TRAINING_JOB_NAME, and
+// SAGEMAKER_REGION without a sagemaker_region hyperparameter is
+// AWS_DEFAULT_REGION (boto3's default) before AWS_REGION or the job ARN's
+// region.
 func toolkitVars(e env.Env) map[string]string {
-	vars := e.ToolkitVars()
+	vars := toolkitEnviron(e)
 	if vars["SAGEMAKER_JOB_NAME"] == "" {
 		vars["SAGEMAKER_JOB_NAME"] = e.JobName
 	}

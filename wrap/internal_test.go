@@ -147,3 +147,37 @@ func TestLocalMode(t *testing.T) {
 	e.Resources.Hosts = []string{"algo-1"}
 	assert.True(t, isLocalMode(e), "a single host")
 }
+
+// TestConformanceToolkitEnviron: the variables the toolkit sets in its own
+// process (SAGEMAKER_JOB_NAME, CURRENT_HOST, SAGEMAKER_REGION), as the
+// environment.hetero cases saw them.
+func TestConformanceToolkitEnviron(t *testing.T) {
+	n := 0
+	for _, c := range conformance.Cases(t, "environment.hetero") {
+		var in struct {
+			RC  json.RawMessage `json:"resource_config"`
+			HPs json.RawMessage `json:"hyperparameters(decoded)"`
+		}
+		require.NoError(t, json.Unmarshal(c.Input, &in))
+		var want struct {
+			Environ map[string]string `json:"os.environ"`
+		}
+		require.NoError(t, json.Unmarshal(c.Expected, &want))
+		if want.Environ == nil {
+			continue
+		}
+		t.Setenv(env.RegionVar, "")
+		e, err := env.New("/opt/ml", env.Files{Hyperparameters: in.HPs, ResourceConfig: in.RC})
+		require.NoError(t, err, c.Source)
+		assert.Equal(t, want.Environ, toolkitEnviron(e), c.Source)
+		n++
+	}
+	assert.Positive(t, n)
+
+	// Without the hyperparameters: "" for the job name, the region of the
+	// environment.
+	t.Setenv(env.RegionVar, "us-east-2")
+	e, err := env.New("/opt/ml", env.Files{ResourceConfig: []byte(`{"current_host":"algo-1","hosts":["algo-1"]}`)})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"SAGEMAKER_JOB_NAME": "", "CURRENT_HOST": "algo-1", "SAGEMAKER_REGION": "us-east-2"}, toolkitEnviron(e))
+}

@@ -55,6 +55,28 @@ func (o *Object) Delete(k string) {
 	}
 }
 
+// Plain is v with every *Object replaced, at any depth, by a
+// map[string]any: the form exported APIs hand out (the key order is lost,
+// which only str() of a dict shows). Lists are copied; other values are
+// returned as they are.
+func Plain(v any) any {
+	switch v := v.(type) {
+	case *Object:
+		m := make(map[string]any, len(v.keys))
+		for _, k := range v.keys {
+			m[k] = Plain(v.m[k])
+		}
+		return m
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = Plain(e)
+		}
+		return out
+	}
+	return v
+}
+
 // Truthy is Python's bool(v) for a pyjson value.
 func Truthy(v any) bool {
 	switch v := v.(type) {

@@ -128,7 +128,7 @@ func (sb sandbox) run(t *testing.T, s job.Spec, jobDir string) (job.Result, []st
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := Run(ctx, s, WithOutput(&out), WithProgress(&out), WithS3Root(sb.root), WithDir(jobDir),
-		WithGracePeriod(time.Second), WithSyncInterval(10*time.Millisecond))
+		WithGracePeriod(time.Second), withSyncInterval(10*time.Millisecond))
 	allowed := []string{jobDir, sb.root}
 	for _, uri := range []string{s.OutputDataConfig.S3OutputPath, s.CheckpointConfig.S3Uri} {
 		if rest, ok := strings.CutPrefix(uri, "file://"); ok && rest != "" {

@@ -67,17 +67,6 @@ func WithS3Root(dir string) Option { return func(c *config) { c.s3Root = dir } }
 // stopped (default 120s, as SageMaker).
 func WithGracePeriod(d time.Duration) Option { return func(c *config) { c.grace = d } }
 
-// WithRegion sets AWS_REGION for the hosts (default $AWS_REGION, else us-east-1).
-func WithRegion(r string) Option { return func(c *config) { c.region = r } }
-
-// WithSyncInterval sets how often checkpoints are synced back (default 1s).
-func WithSyncInterval(d time.Duration) Option {
-	return func(c *config) { c.syncInterval = d }
-}
-
-// WithDockerCLI names the docker command used for image runs (default "docker").
-func WithDockerCLI(path string) Option { return func(c *config) { c.docker = path } }
-
 // WithImage runs the hosts as containers of the spec's TrainingImage even
 // when the spec also names a Program.
 func WithImage() Option { return func(c *config) { c.image = true } }

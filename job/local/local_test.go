@@ -423,7 +423,7 @@ func TestLocalChannelModes(t *testing.T) {
 		channel("pipe", "file://"+data+"/pipe", "Pipe"),
 		rec, gzc,
 	}
-	res, out := runJob(t, s, WithRegion("eu-west-1"))
+	res, out := runJob(t, s, withRegion("eu-west-1"))
 	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
 	assert.Equal(t, "./a.txt\n./sub/b.txt\n", string(files["file.list"]))
@@ -688,7 +688,7 @@ func TestLocalBadInput(t *testing.T) {
 			c.mutate(&s)
 			var out bytes.Buffer
 			_, err := Run(context.Background(), s, WithOutput(&out), WithProgress(&out),
-				WithS3Root(t.TempDir()), WithDockerCLI("no-such-docker"))
+				WithS3Root(t.TempDir()), withDockerCLI("no-such-docker"))
 			var v *job.ValidationError
 			require.ErrorAs(t, err, &v)
 			assert.Contains(t, err.Error(), c.want)
@@ -954,7 +954,7 @@ echo deleted`
 	s.Environment = map[string]string{"DEST": ckpt}
 	s.StoppingCondition.MaxRuntimeInSeconds = 30
 	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file://" + ckpt}
-	res, out := runJob(t, s, WithSyncInterval(20*time.Millisecond))
+	res, out := runJob(t, s, withSyncInterval(20*time.Millisecond))
 	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
 	up, del := strings.Index(out, "[algo-1] uploaded\n"), strings.Index(out, "[algo-1] deleted\n")
 	assert.True(t, up >= 0 && del > up, "the host saw the upload, then the deletion: %s", out)

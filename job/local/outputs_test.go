@@ -67,7 +67,7 @@ func checkOutputsWhileRunning(t *testing.T, s job.Spec, opts ...Option) {
 
 	var out syncBuffer
 	opts = append([]Option{WithOutput(&out), WithProgress(&out), WithGracePeriod(5 * time.Second),
-		WithS3Root(root), WithDir(jobDir), WithSyncInterval(50 * time.Millisecond)}, opts...)
+		WithS3Root(root), WithDir(jobDir), withSyncInterval(50 * time.Millisecond)}, opts...)
 	ended := make(chan struct{})
 	var res job.Result
 	var err error
