@@ -266,7 +266,9 @@ func (x *wrapper) lead(ctx context.Context, l launch, ln net.Listener, workers [
 		}()
 	}
 	log.Info("Invoking user script", "command", boundedCommand(argv), "cwd", code)
+	runStart := time.Now()
 	err = x.spawn(runCtx, "ExecuteUserScriptError", argv, environ, code, true)
+	log.Info("mpirun exited", "exit", failure.ExitCode(err), "after", time.Since(runStart).Round(time.Millisecond))
 	var xe *exitError
 	if errors.As(err, &xe) {
 		xe.Stderr, xe.Note = mpiStderr(xe.Stderr)

@@ -122,6 +122,8 @@ func (x *wrapper) startSSHD(ctx context.Context, s sshSetup, base string) (*sshd
 		if s.port != "22" {
 			argv = append(argv, "-p", s.port)
 		}
+		// Errors only: every login of mpirun would be a few lines.
+		argv = append(argv, "-o", "LogLevel=ERROR")
 	}
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stdout, d.cmd.Stderr = x.cfg.stderr, x.cfg.stderr

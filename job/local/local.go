@@ -138,6 +138,8 @@ type plan struct {
 	ns         bool       // process hosts run in namespaces of their own
 	userNS     bool       // inside a user namespace
 	nsWhy      string     // why process hosts have no namespaces
+	sshDir     string     // process hosts launching over ssh: the job's keys
+	sshPort    string     // and the port of every host's sshd
 
 	// The outputs synced while the hosts run (nil: none).
 	intermediate, tensorBoard *outputTarget
@@ -324,6 +326,11 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 		if err := p.decideNamespaces(); err != nil {
 			p.cleanup()
 			return nil, err
+		}
+		if err := p.planSSH(ctx); err != nil {
+			p.cleanup()
+			v.Add("HyperParameters", "%v", err)
+			return nil, fmt.Errorf("invalid job: %w", v)
 		}
 	}
 	return p, nil

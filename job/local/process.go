@@ -105,6 +105,7 @@ func (p *plan) hostEnv(h *host, inherit bool) []string {
 		if !p.ns {
 			vars = append(vars, env.BaseDirVar+"="+h.paths.Base)
 		}
+		vars = append(vars, p.sshEnv()...)
 	}
 	vars = append(vars,
 		env.JobNameVar+"="+p.spec.TrainingJobName,
