@@ -44,7 +44,7 @@ const depsRules = `
 	< failure, metrics, internal/pyjson, internal/atomicfile, internal/s3uri,
 	  internal/safetar, internal/idlehttp, internal/apimodel, internal/cli,
 	  internal/testenv, channels/internal/readbuf, channels/internal/recordtest,
-	  examples/custom, examples/toolkit, examples/wrap;
+	  examples/custom, examples/toolkit, examples/wrap, examples/mpi, examples/torchrun;
 
 	NONE < golang.org/x/sys/unix, AWS, TESTIFY;
 

@@ -380,3 +380,20 @@ func TestTrainMPILeaderKilled(t *testing.T) {
 	assert.Contains(t, reason, "the connection to the leader "+c.addrs[0]+" ended before the run was over")
 	c.assertNothingLeft(t)
 }
+
+// A worker that fails fails torchrun, and so train (the toolkit's torchrun
+// runner can report it as a success: its run takes wait and capture_error
+// in swapped order).
+func TestTrainTorchrunFailingWorker(t *testing.T) {
+	testenv.Need(t, "torchrun")
+	base := tree(t, map[string]string{"sagemaker_torch_distributed_enabled": "true"},
+		map[string]string{"fail.py": "import sys\nprint('worker: out of data', file=sys.stderr)\nsys.exit(4)\n"})
+	// PET_*: see examples/torchrun (Debian's PyTorch 1.13 on Python 3.11).
+	out, err := command(base, "fail.py", "PET_REDIRECTS=9:0", "PET_TEE=9:0").CombinedOutput()
+	assert.Equal(t, 1, exitCode(t, err), "%s", out)
+	assert.Contains(t, string(out), "worker: out of data")
+	assert.Contains(t, string(out), "torchrun --nnodes 1 --nproc_per_node 1 fail.py")
+	reason := readFile(t, filepath.Join(base, "output", "failure"))
+	assert.Contains(t, reason, "exitcode  : 4")
+	assert.NoFileExists(t, filepath.Join(base, "output", "success"))
+}

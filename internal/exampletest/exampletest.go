@@ -31,7 +31,7 @@ import (
 // BuildImage builds the image of the example in dir with its run script
 // (`run build`, which also builds the base image when missing) under a tag
 // unique to this test, removed when t ends.
-func BuildImage(t *testing.T, dir string) string {
+func BuildImage(t testing.TB, dir string) string {
 	t.Helper()
 	testenv.BaseImage(t, "python")
 	dir, err := filepath.Abs(dir)
@@ -62,7 +62,7 @@ func NeedNamespaces(t *testing.T) {
 
 // Load loads the example's job file and renames the job to name, so that
 // the test's containers, networks and outputs are its own.
-func Load(t *testing.T, dir, name string) job.Spec {
+func Load(t testing.TB, dir, name string) job.Spec {
 	t.Helper()
 	s, err := job.Load(filepath.Join(dir, "job.json"))
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func Load(t *testing.T, dir, name string) job.Spec {
 
 // Run runs s with the local backend, its S3 root in a temporary
 // directory, and returns the result and the output (hosts and progress).
-func Run(t *testing.T, s job.Spec, opts ...local.Option) (job.Result, string) {
+func Run(t testing.TB, s job.Spec, opts ...local.Option) (job.Result, string) {
 	t.Helper()
 	var out syncBuffer
 	opts = append([]local.Option{local.WithOutput(&out), local.WithProgress(&out), local.WithS3Root(t.TempDir()), local.WithGracePeriod(5 * time.Second)}, opts...)
@@ -86,7 +86,28 @@ func Run(t *testing.T, s job.Spec, opts ...local.Option) (job.Result, string) {
 
 // Models returns the JSON files of the job's model.tar.gz, decoded, by
 // name.
-func Models(t *testing.T, res job.Result) map[string]map[string]any {
+func Models(t testing.TB, res job.Result) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for name, data := range modelFiles(t, res) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(data, &m), name)
+		out[name] = m
+	}
+	return out
+}
+
+// ModelFile returns the file name of the job's model.tar.gz.
+func ModelFile(t testing.TB, res job.Result, name string) []byte {
+	t.Helper()
+	files := modelFiles(t, res)
+	data, ok := files[name]
+	require.True(t, ok, "%s in model.tar.gz (%d files)", name, len(files))
+	return data
+}
+
+// modelFiles returns the regular files of the job's model.tar.gz by name.
+func modelFiles(t testing.TB, res job.Result) map[string][]byte {
 	t.Helper()
 	require.NotEmpty(t, res.LocalArtifactsDir)
 	f, err := os.Open(filepath.Join(res.LocalArtifactsDir, "model.tar.gz"))
@@ -95,7 +116,7 @@ func Models(t *testing.T, res job.Result) map[string]map[string]any {
 	gz, err := gzip.NewReader(f)
 	require.NoError(t, err)
 	tr := tar.NewReader(gz)
-	out := map[string]map[string]any{}
+	out := map[string][]byte{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -105,9 +126,9 @@ func Models(t *testing.T, res job.Result) map[string]map[string]any {
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		var m map[string]any
-		require.NoError(t, json.NewDecoder(tr).Decode(&m), h.Name)
-		out[h.Name] = m
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err, h.Name)
+		out[h.Name] = data
 	}
 }
 

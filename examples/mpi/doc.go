@@ -1,0 +1,8 @@
+// Package mpi is the MPI example: a C program compiled with mpicc into an
+// image (code/allreduce.c) and run by train across two hosts of two ranks
+// each, as SageMaker runs it with sagemaker_mpi_enabled: the first host's
+// train starts mpirun, the others serve ssh until it reports the end. run
+// builds the image and runs job.json with smtrain local, as containers or
+// as processes. The tests run it both ways, the Python toolkit's own MPI
+// test (toolkit/, unchanged) both ways, and a failing rank.
+package mpi
