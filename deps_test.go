@@ -84,8 +84,9 @@ const depsRules = `
 	examples/linear/linear < examples/linear/gen;
 	examples/linear/linear, runner < examples/linear;
 	wrap, internal/s3download, outputsync/s3sync < cmd/train;
-	job/local, internal/cli < cmd/smtrain;
-	job/sagemaker, internal/cli < cmd/smtrain-sagemaker;
+	job/local, internal/cli, internal/apimodel < internal/localcmd;
+	internal/localcmd < cmd/smtrain;
+	job/sagemaker, internal/localcmd < cmd/smtrain-sagemaker;
 `
 
 // external maps an import outside the module and the standard library to
