@@ -22,6 +22,10 @@ func runDescribe(args []string, stdout, stderr io.Writer) int {
 	}
 	defer j.stop()
 	res, err := j.c.Describe(j.ctx, j.name)
+	if sig, ok := j.in.interrupted(j.ctx); ok && err != nil {
+		fmt.Fprintf(stderr, "smtrain describe: interrupted (%s)\n", sig)
+		return cli.ExitFailed
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain describe:", err)
 		return cli.ExitFailed

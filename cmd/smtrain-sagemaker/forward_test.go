@@ -112,7 +112,8 @@ func TestThroughSmtrain(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "stderr: %s", e.String())
 	assert.Equal(t, cli.ExitFailed, ee.ExitCode())
-	assert.Contains(t, e.String(), "smtrain stop: stopped waiting; job-7 keeps running")
+	assert.Contains(t, e.String(), "smtrain stop: interrupted (SIGINT): stopped waiting; job-7 keeps stopping on SageMaker")
+	assert.NotContains(t, e.String(), "context canceled")
 	assert.Empty(t, o.String())
 	assert.Equal(t, []string{`{"TrainingJobName":"job-7"}`}, f.bodies("SageMaker.StopTrainingJob"))
 }

@@ -24,8 +24,12 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	}
 	defer j.stop()
 	if err := j.c.Logs(j.ctx, j.name, stdout, *follow, *poll); err != nil {
-		if j.ctx.Err() != nil {
-			return cli.ExitCompleted // interrupted while following
+		if sig, ok := j.in.interrupted(j.ctx); ok {
+			if *follow {
+				return cli.ExitCompleted // the way to stop following
+			}
+			fmt.Fprintf(stderr, "smtrain logs: interrupted (%s)\n", sig)
+			return cli.ExitFailed
 		}
 		fmt.Fprintln(stderr, "smtrain logs:", err)
 		return cli.ExitFailed

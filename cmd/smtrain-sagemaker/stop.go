@@ -25,6 +25,10 @@ func runStop(args []string, stdout, stderr io.Writer) int {
 	}
 	defer j.stop()
 	if err := j.c.Stop(j.ctx, j.name); err != nil {
+		if sig, ok := j.in.interrupted(j.ctx); ok {
+			fmt.Fprintf(stderr, "smtrain stop: interrupted (%s) before StopTrainingJob was answered: %s may or may not be stopping (smtrain describe %s says)\n", sig, j.name, j.name)
+			return cli.ExitFailed
+		}
 		fmt.Fprintln(stderr, "smtrain stop:", err)
 		return cli.ExitFailed
 	}
@@ -32,5 +36,5 @@ func runStop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Stopping %s\n", j.name)
 		return cli.ExitCompleted
 	}
-	return wf.wait(j.ctx, j.c, j.name, false, stdout, stderr, "stop")
+	return wf.wait(j.in, j.ctx, j.c, j.name, false, stdout, stderr, "stop")
 }

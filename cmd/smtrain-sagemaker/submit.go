@@ -6,9 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/internal/apimodel"
@@ -32,6 +29,36 @@ func (a *awsFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&a.timeout, "timeout", idlehttp.DefaultIdle, "how long an endpoint may stay silent (connecting, answering, sending a body) before the attempt fails")
 }
 
+// stop calls StopTrainingJob after the interrupt sig and waits for the job
+// to end (at most stopTimeout), saying what it does; another interrupt ends
+// the wait at once. A non-nil error has been reported.
+func (w *waitFlags) stop(in *interrupts, c *sagemaker.Client, name string, stderr io.Writer, cmd, sig string) (job.Result, error) {
+	fmt.Fprintf(stderr, "smtrain %s: interrupted (%s): calling StopTrainingJob for %s\n", cmd, sig, name)
+	ctx, cancel := in.next(context.Background())
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, stopTimeout)
+	defer cancelTimeout()
+	if err := c.Stop(ctx, name); err != nil {
+		if sig, ok := in.interrupted(ctx); ok {
+			fmt.Fprintf(stderr, "smtrain %s: interrupted again (%s) before StopTrainingJob was answered: %s may or may not be stopping (smtrain describe %s says)\n", cmd, sig, name, name)
+		} else {
+			fmt.Fprintf(stderr, "smtrain %s: %v; %s keeps running on SageMaker\n", cmd, err, name)
+		}
+		return job.Result{}, err
+	}
+	fmt.Fprintf(stderr, "smtrain %s: StopTrainingJob sent; waiting for %s to stop (interrupt again to stop waiting: it keeps stopping on SageMaker)\n", cmd, name)
+	res, err := c.Wait(ctx, name, sagemaker.ReportTo(stderr), sagemaker.WithPollInterval(w.poll, 12*w.poll))
+	if ctx.Err() != nil {
+		if sig, ok := in.interrupted(ctx); ok {
+			fmt.Fprintf(stderr, "smtrain %s: interrupted again (%s): not waiting any longer; %s keeps stopping on SageMaker (smtrain describe %s shows when it has)\n", cmd, sig, name, name)
+		} else {
+			fmt.Fprintf(stderr, "smtrain %s: %s has not stopped after %s; it keeps stopping on SageMaker (smtrain describe %s shows when it has)\n", cmd, name, stopTimeout, name)
+		}
+		return res, ctx.Err()
+	}
+	return res, err
+}
+
 func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
 	opts := []sagemaker.Option{sagemaker.WithTimeout(a.timeout)}
 	if a.region != "" {
@@ -52,8 +79,9 @@ func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
 // jobCall is a command on one job, NAME, ready to call SageMaker.
 type jobCall struct {
 	name string
-	ctx  context.Context // cancelled by SIGINT and SIGTERM
-	stop context.CancelFunc
+	in   *interrupts
+	ctx  context.Context // cancelled by the first SIGINT or SIGTERM
+	stop func()
 	c    *sagemaker.Client
 }
 
@@ -70,7 +98,9 @@ func (a *awsFlags) open(cmd string, fs *flag.FlagSet, args []string, stderr io.W
 		return j, cli.ExitUsage, false
 	}
 	j.name = pos[0]
-	j.ctx, j.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	j.in = catchInterrupts()
+	ctx, cancel := j.in.next(context.Background())
+	j.ctx, j.stop = ctx, func() { cancel(); j.in.release() }
 	c, err := a.client(j.ctx)
 	if err != nil {
 		j.stop()
@@ -89,23 +119,36 @@ type waitFlags struct {
 	downloadModel string
 }
 
+// stopTimeout bounds the wait for a job stopped on an interrupt.
+const stopTimeout = 10 * time.Minute
+
 // wait waits for the job and prints the result; it returns the exit code.
-func (w *waitFlags) wait(ctx context.Context, c *sagemaker.Client, name string, logs bool, stdout, stderr io.Writer, cmd string) int {
+// A first interrupt (in) ends the wait, leaving the job running, or with
+// --stop-on-interrupt calls StopTrainingJob and waits for the job to stop;
+// a second one then ends that wait at once, the job still stopping.
+func (w *waitFlags) wait(in *interrupts, ctx context.Context, c *sagemaker.Client, name string, logs bool, stdout, stderr io.Writer, cmd string) int {
 	opts := []sagemaker.WaitOption{sagemaker.ReportTo(stderr), sagemaker.WithPollInterval(w.poll, 12*w.poll)}
 	if logs {
 		opts = append(opts, sagemaker.WithLogs(stdout))
 	}
-	if w.stopOnSignal {
-		opts = append(opts, sagemaker.StopOnCancel(10*time.Minute))
-	}
 	res, err := c.Wait(ctx, name, opts...)
+	if sig, ok := in.interrupted(ctx); ok {
+		switch {
+		case cmd == "stop":
+			fmt.Fprintf(stderr, "smtrain %s: interrupted (%s): stopped waiting; %s keeps stopping on SageMaker (smtrain describe %s shows when it has)\n", cmd, sig, name, name)
+			return cli.ExitFailed
+		case !w.stopOnSignal:
+			fmt.Fprintf(stderr, "smtrain %s: interrupted (%s): stopped waiting; %s keeps running on SageMaker (smtrain stop %s stops it)\n", cmd, sig, name, name)
+			return cli.ExitFailed
+		}
+		if res, err = w.stop(in, c, name, stderr, cmd, sig); err != nil {
+			return cli.ExitFailed // said
+		}
+	}
 	var se *sagemaker.StatusError
 	switch {
 	case errors.As(err, &se):
 		// reported by the summary below
-	case ctx.Err() != nil && !w.stopOnSignal:
-		fmt.Fprintf(stderr, "smtrain %s: stopped waiting; %s keeps running (smtrain stop %s stops it)\n", cmd, name, name)
-		return cli.ExitFailed
 	case err != nil && res.TrainingJobName == "":
 		fmt.Fprintf(stderr, "smtrain %s: %v\n", cmd, err)
 		return cli.ExitFailed
@@ -144,7 +187,7 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&wf.downloadModel, "download", "", "after the job completes, unpack its model.tar.gz into `DIR` (implies --wait)")
 	fs.BoolVar(&wf.jsonOut, "json", false, "print the result as DescribeTrainingJob-shaped JSON")
 	fs.DurationVar(&wf.poll, "poll", 5*time.Second, "first interval between status checks (backs off to 12x while nothing changes)")
-	fs.BoolVar(&wf.stopOnSignal, "stop-on-interrupt", false, "on SIGINT/SIGTERM while waiting, stop the job and wait for it to stop")
+	fs.BoolVar(&wf.stopOnSignal, "stop-on-interrupt", false, "on SIGINT/SIGTERM while waiting, stop the job and wait for it to stop (a second one stops waiting)")
 	var af awsFlags
 	af.register(fs)
 	pos, code, ok := cli.ParseFlags(fs, args)
@@ -161,7 +204,9 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitUsage
 	}
 	cli.WarnUnknown(stderr, "smtrain submit", *file, spec.UnknownMembers(), apimodel.Source)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	in := catchInterrupts()
+	defer in.release()
+	ctx, stop := in.next(context.Background())
 	defer stop()
 	c, err := af.client(ctx)
 	if err != nil {
@@ -176,6 +221,14 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 		opts = append(opts, sagemaker.WithUploadPrefix(*upload))
 	}
 	name, err := c.Submit(ctx, spec, opts...)
+	if sig, ok := in.interrupted(ctx); ok && err != nil {
+		if ce, sent := errors.AsType[*sagemaker.CreateError](err); sent {
+			fmt.Fprintf(stderr, "smtrain submit: interrupted (%s) before SageMaker answered CreateTrainingJob: %s may have been created (smtrain describe %s says)\n", sig, ce.Name, ce.Name)
+		} else {
+			fmt.Fprintf(stderr, "smtrain submit: interrupted (%s) before CreateTrainingJob was sent: no job was created\n", sig)
+		}
+		return cli.ExitFailed
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "smtrain submit: %s: %v\n", *file, err)
 		if _, bad := errors.AsType[*job.ValidationError](err); bad {
@@ -187,5 +240,5 @@ func runSubmit(args []string, stdout, stderr io.Writer) int {
 	if !*wait && !*logs && wf.downloadModel == "" {
 		return cli.ExitCompleted
 	}
-	return wf.wait(ctx, c, name, *logs, stdout, stderr, "submit")
+	return wf.wait(in, ctx, c, name, *logs, stdout, stderr, "submit")
 }

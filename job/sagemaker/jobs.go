@@ -83,10 +83,21 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec, opts ...SubmitOption
 	}
 	send := func(o *sm.Options) { o.APIOptions = append(o.APIOptions, sendBody(body)) }
 	if _, err := c.SageMaker.CreateTrainingJob(ctx, &sm.CreateTrainingJobInput{}, send); err != nil {
-		return "", fmt.Errorf("CreateTrainingJob %s: %w", spec.TrainingJobName, err)
+		return "", &CreateError{Name: spec.TrainingJobName, Err: err}
 	}
 	return spec.TrainingJobName, nil
 }
+
+// CreateError is Submit's error when the CreateTrainingJob call itself
+// failed (after the checks and uploads): unless SageMaker answered with an
+// error, the request may have reached it and the job may exist.
+type CreateError struct {
+	Name string
+	Err  error
+}
+
+func (e *CreateError) Error() string { return "CreateTrainingJob " + e.Name + ": " + e.Err.Error() }
+func (e *CreateError) Unwrap() error { return e.Err }
 
 // Describe returns the job's current state, with DescribeTrainingJob's
 // answer as sent (Result.Answer).
