@@ -22,40 +22,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/cli"
-	"github.com/sagemaker-go/training/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	builtDir  string
-	builtErr  error
-)
-
-// TestMain removes the smtrain-sagemaker built for the tests that signal
-// a real process.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds smtrain-sagemaker once for the package's tests.
+// binary is the smtrain-sagemaker built for the tests that run it.
 func binary(t *testing.T) string {
 	t.Helper()
-	testenv.Need(t, "go")
-	buildOnce.Do(func() {
-		if builtDir, builtErr = os.MkdirTemp("", "smtrain-sagemaker-test-"); builtErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", builtDir, ".").CombinedOutput()
-		if err != nil {
-			builtErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, builtErr)
-	return filepath.Join(builtDir, "smtrain-sagemaker")
+	return filepath.Join(filepath.Dir(builtSmtrain(t)), "smtrain-sagemaker")
 }
 
 // stoppable is a SageMaker endpoint for one job: InProgress until
