@@ -42,7 +42,7 @@ const depsRules = `
 	# The standard library only.
 	NONE
 	< failure, metrics, internal/pyjson, internal/atomicfile, internal/s3uri,
-	  internal/safetar, internal/idlehttp, internal/apimodel, internal/cli,
+	  internal/idlehttp, internal/apimodel, internal/cli,
 	  internal/testenv, channels/internal/readbuf, channels/internal/recordtest,
 	  examples/custom, examples/toolkit, examples/wrap, examples/mpi, examples/torchrun;
 
@@ -50,7 +50,7 @@ const depsRules = `
 
 	# The contract's files, one package each, and the packages a training
 	# program imports.
-	internal/atomicfile < checkpoint;
+	internal/atomicfile < checkpoint, internal/safetar;
 	channels/internal/readbuf < channels/recordio, channels/tfrecord;
 	internal/pyjson, internal/atomicfile < hyperparams, resources;
 	channels/recordio, channels/tfrecord, internal/atomicfile, golang.org/x/sys/unix
@@ -69,7 +69,7 @@ const depsRules = `
 	# The job description and its two backends.
 	channels, hyperparams, metrics, internal/apimodel, internal/s3uri < job;
 	job, env, wrap, internal/hostns, internal/safetar, golang.org/x/sys/unix < job/local;
-	AWS, internal/idlehttp, internal/s3uri < internal/s3download;
+	AWS, internal/atomicfile, internal/idlehttp, internal/s3uri < internal/s3download;
 	AWS, internal/s3download, outputsync < outputsync/s3sync;
 	AWS, job, outputsync/s3sync, internal/idlehttp, internal/safetar < job/sagemaker;
 

@@ -27,6 +27,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
 // MaxStep is the largest step a file name can carry (12 digits).
@@ -121,32 +123,15 @@ func (s *Store) Save(step int, write func(io.Writer) error) (err error) {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	name := s.Name(step)
-	tmp, err := os.CreateTemp(s.dir, "."+name+".tmp*")
+	var werr error
+	err = atomicfile.WriteFunc(filepath.Join(s.dir, name), 0o644, func(w io.Writer) error {
+		werr = write(w)
+		return werr
+	})
+	if werr != nil {
+		return fmt.Errorf("checkpoint %s: writing: %w", name, werr)
+	}
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return fmt.Errorf("checkpoint %s: writing: %w", name, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, name)); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", name, err)
-	}
-	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", name, err)
 	}
 	if s.keep > 0 {
@@ -155,18 +140,6 @@ func (s *Store) Save(step int, write func(io.Writer) error) (err error) {
 		}
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // List returns this host's checkpoints, oldest first. A missing directory

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
 func writeString(s string) func(io.Writer) error {
@@ -163,7 +165,7 @@ func TestCrashMidWrite(t *testing.T) {
 	assert.Equal(t, 1, cp.Step, "the interrupted step 2 must not be visible")
 	var tmp []string
 	for _, n := range names(t, dir) {
-		if strings.HasPrefix(n, ".ckpt-algo-1-000000000002.ckpt.tmp") {
+		if strings.HasPrefix(n, ".ckpt-algo-1-000000000002.ckpt.") && atomicfile.IsTemp(n) {
 			tmp = append(tmp, n)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,4 +110,43 @@ func TestIsTemp(t *testing.T) {
 	for _, name := range []string{"f.json", ".tmp", "x.tmp", ".hidden", "model.tar.gz"} {
 		assert.False(t, atomicfile.IsTemp(name), "%q", name)
 	}
+}
+
+func TestWriteIn(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+	require.NoError(t, root.MkdirAll("sub", 0o755))
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.NoError(t, atomicfile.WriteIn(root, "sub/a", 0o640, func(w io.Writer) error {
+		_, err := io.WriteString(w, "content")
+		return err
+	}, atomicfile.ModTime(mtime)))
+	data, err := os.ReadFile(filepath.Join(dir, "sub", "a"))
+	require.NoError(t, err)
+	assert.Equal(t, "content", string(data))
+	fi, err := os.Stat(filepath.Join(dir, "sub", "a"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
+	assert.True(t, fi.ModTime().Equal(mtime), "%v", fi.ModTime())
+
+	// Nothing outside the root: not by "..", not through a link.
+	outside := t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
+	for _, name := range []string{"../escape", "link/escape"} {
+		err := atomicfile.WriteIn(root, name, 0o644, func(w io.Writer) error { return nil })
+		assert.Error(t, err, name)
+		assert.ErrorContains(t, err, name)
+	}
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+
+	// A failing writer leaves nothing behind.
+	err = atomicfile.WriteIn(root, "sub/b", 0o644, func(w io.Writer) error { return errors.New("boom") }, atomicfile.NoSync())
+	assert.ErrorContains(t, err, "boom")
+	entries, err = os.ReadDir(filepath.Join(dir, "sub"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "a only")
 }

@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/internal/s3uri"
 )
@@ -128,22 +128,15 @@ func download(ctx context.Context, uri, dst string, idle time.Duration) error {
 	}
 	defer out.Body.Close()
 
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	// A download can be made again: no sync.
+	err = atomicfile.WriteFunc(dst, 0o644, func(w io.Writer) error {
+		n, err := io.Copy(w, out.Body)
+		if err == nil && out.ContentLength != nil && *out.ContentLength != n {
+			err = fmt.Errorf("got %d bytes, want %d (Content-Length)", n, *out.ContentLength)
+		}
+		return err
+	}, atomicfile.NoSync())
 	if err != nil {
-		return fmt.Errorf("download %s: %w", uri, err)
-	}
-	n, err := io.Copy(tmp, out.Body)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && out.ContentLength != nil && *out.ContentLength != n {
-		err = fmt.Errorf("got %d bytes, want %d (Content-Length)", n, *out.ContentLength)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
 		return fmt.Errorf("download %s to %s: %w", uri, dst, idlehttp.Explain("S3", err))
 	}
 	return nil

@@ -21,6 +21,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
 // Options bound what an archive may put in the directory.
@@ -169,35 +171,18 @@ func (o Options) CheckLink(name, target string) error {
 // permission bits of mode (setuid, setgid and sticky dropped, the owner
 // always able to read and write). Fewer or more than size bytes is an
 // error, and then nothing is left at name or at the temporary name.
-func WriteFile(root *os.Root, name string, r io.Reader, mode fs.FileMode, size int64) (err error) {
+func WriteFile(root *os.Root, name string, r io.Reader, mode fs.FileMode, size int64) error {
 	if err := mkParent(root, name); err != nil {
 		return err
 	}
-	perm := mode.Perm() | 0o600
-	tmp := path.Join(path.Dir(name), ".safetar-"+path.Base(name)+".part")
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			root.Remove(tmp)
+	// What is extracted can be extracted again: no sync.
+	return atomicfile.WriteIn(root, name, mode.Perm()|0o600, func(w io.Writer) error {
+		n, err := io.Copy(w, io.LimitReader(r, size+1))
+		if err == nil && n != size {
+			err = fmt.Errorf("got %d bytes, want %d", n, size)
 		}
-	}()
-	n, err := io.Copy(f, io.LimitReader(r, size+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && n != size {
-		err = fmt.Errorf("got %d bytes, want %d", n, size)
-	}
-	if err == nil {
-		err = root.Chmod(tmp, perm) // not narrowed by the umask
-	}
-	if err == nil {
-		err = root.Rename(tmp, name)
-	}
-	return err
+		return err
+	}, atomicfile.NoSync())
 }
 
 func mkParent(root *os.Root, name string) error {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
 // fileStamp is what the syncer compares to see that a file changed.
@@ -192,8 +194,9 @@ func walkFiles(dir string, fn func(rel string, info fs.FileInfo) error) error {
 	})
 }
 
-// copyFile copies src to dst through a temporary file and a rename, keeping
-// the modification time.
+// copyFile copies src to dst (its directory created) through a temporary
+// file and a rename, keeping the permission bits and the modification time.
+// The copies of a local run can be made again: no sync.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -207,20 +210,8 @@ func copyFile(src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".sync-*")
-	if err != nil {
+	return atomicfile.WriteFunc(dst, info.Mode().Perm(), func(w io.Writer) error {
+		_, err := io.Copy(w, in)
 		return err
-	}
-	_, cerr := io.Copy(tmp, in)
-	if err := errors.Join(cerr, tmp.Close()); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	os.Chmod(tmp.Name(), info.Mode().Perm())
-	os.Chtimes(tmp.Name(), info.ModTime(), info.ModTime())
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	}, atomicfile.NoSync(), atomicfile.ModTime(info.ModTime()))
 }
