@@ -61,6 +61,7 @@ const depsRules = `
 	# Processes: the in-process harness and the wrapper of other programs.
 	internal/atomicfile, golang.org/x/sys/unix < internal/proc;
 	internal/proc, golang.org/x/sys/unix < internal/hostns;
+	internal/atomicfile < internal/reclaim;
 	env, failure, outputsync < internal/entry;
 	internal/entry, internal/proc < runner;
 	internal/entry, internal/proc, internal/s3uri, internal/safetar, golang.org/x/sys/unix
@@ -68,7 +69,7 @@ const depsRules = `
 
 	# The job description and its two backends.
 	channels, hyperparams, metrics, internal/apimodel, internal/s3uri < job;
-	job, env, wrap, internal/hostns, internal/safetar, golang.org/x/sys/unix < job/local;
+	job, env, wrap, internal/hostns, internal/reclaim, internal/safetar, golang.org/x/sys/unix < job/local;
 	AWS, internal/atomicfile, internal/idlehttp, internal/s3uri < internal/s3download;
 	AWS, internal/s3download, outputsync < outputsync/s3sync;
 	AWS, job, outputsync/s3sync, internal/idlehttp, internal/safetar < job/sagemaker;

@@ -30,8 +30,13 @@ var (
 )
 
 // smtrainBinary builds this command once per test run, as users get it.
+// SMTRAIN_TEST_BIN names another build to test instead (an older one, to
+// compare).
 func smtrainBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("SMTRAIN_TEST_BIN"); bin != "" {
+		return bin
+	}
 	smtrainOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "smtrain-env-test")
 		if err != nil {

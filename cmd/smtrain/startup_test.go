@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench LocalStart -benchtime 20x ./cmd/smtrain
 //
-// SMTRAIN_BENCH_BIN names another smtrain executable to measure (an older
+// SMTRAIN_TEST_BIN names another smtrain executable to measure (an older
 // build, to compare).
 func BenchmarkLocalStart(b *testing.B) {
 	for _, n := range []int{1, 2, 16} {
@@ -41,10 +41,7 @@ func BenchmarkLocalStart(b *testing.B) {
 }
 
 func benchLocalStart(b *testing.B, hosts int, fields map[string]any, env []string) {
-	bin := os.Getenv("SMTRAIN_BENCH_BIN")
-	if bin == "" {
-		bin = smtrainBinary(b)
-	}
+	bin := smtrainBinary(b)
 	dir := b.TempDir()
 	spec := map[string]any{
 		"TrainingJobName":        fmt.Sprintf("start-bench-%d-%d", hosts, os.Getpid()),

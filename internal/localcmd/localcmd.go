@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/internal/apimodel"
 	"github.com/sagemaker-go/training/internal/cli"
+	"github.com/sagemaker-go/training/internal/proc"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/local"
 )
@@ -87,6 +87,10 @@ func Parse(args []string, stderr io.Writer) (f Flags, code int, ok bool) {
 	return f, cli.ExitUsage, false
 }
 
+// forceExitAfter is how long smtrain local waits for the run to end after
+// a second stop signal, before it exits anyway.
+const forceExitAfter = 3 * time.Second
+
 // Run runs the job f names with opts (WithStore for --s3 remote) and
 // returns the exit code: 0 Completed, 1 Failed, 3 Stopped, 2 bad input
 // (nothing was started).
@@ -119,26 +123,36 @@ func Run(f Flags, stdout, stderr io.Writer, opts ...local.Option) int {
 	opts = append(opts, local.WithInterruptions(f.Interrupts...), local.WithInstanceFailures(f.Failures...))
 	// The first Ctrl-C (or SIGTERM) stops the job the way SageMaker does:
 	// SIGTERM to every host, SIGKILL after the grace period. A second one
-	// kills the hosts at once.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// kills the hosts at once; should the run still not end (it may be
+	// staging data or archiving the model), smtrain exits anyway, and the
+	// run's watchdog removes what it leaves.
+	ctx, stops := proc.CatchStops(context.Background())
+	defer stops.Release()
 	force, finished := make(chan struct{}), make(chan struct{})
 	defer close(finished)
 	go func() {
 		select {
-		case <-sigs:
+		case <-ctx.Done():
 		case <-finished:
 			return
 		}
+		if _, caught := stops.Signal(); !caught {
+			return // released at the end
+		}
 		fmt.Fprintf(stderr, "smtrain local: stopping the job (SIGTERM, SIGKILL after %s); interrupt again to kill it now\n", f.Grace)
-		cancel()
+		var second syscall.Signal
 		select {
-		case <-sigs:
-			close(force)
+		case second = <-stops.Again():
 		case <-finished:
+			return
+		}
+		fmt.Fprintln(stderr, "smtrain local: killing the job now")
+		close(force)
+		select {
+		case <-finished:
+		case <-time.After(forceExitAfter):
+			fmt.Fprintf(stderr, "smtrain local: the run did not end %s after it was killed; exiting (what it leaves is removed by its watchdog)\n", forceExitAfter)
+			os.Exit(proc.SigExitCode(second))
 		}
 	}()
 	opts = append(opts, local.WithForceStop(force))

@@ -150,7 +150,7 @@ func (p *plan) stageCode(h *host) error {
 			return err
 		}
 		if err := bind(shared, mine); err == nil {
-			p.mounts = append(p.mounts, mine)
+			p.addMount(mine)
 			return nil
 		}
 		os.Remove(mine)

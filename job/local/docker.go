@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/reclaim"
 )
 
 // The container backend drives the docker CLI: one network <job>-net whose
@@ -92,6 +93,16 @@ func (p *plan) createNetwork(ctx context.Context) (func(), error) {
 		defer cancel()
 		p.removeContainers(c)
 		p.dockerCmd(c, "network", "rm", p.netName())
+	}
+	// Recorded first: should this process die, its watchdog (or the next
+	// run) removes them.
+	if err := p.reg.Update(func(r *reclaim.Record) {
+		r.Networks = append(r.Networks, p.netName())
+		for _, h := range p.hosts {
+			r.Containers = append(r.Containers, p.containerName(h))
+		}
+	}); err != nil {
+		return nil, err
 	}
 	var err error
 	for range 3 { // another network may take the subnet in between

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sagemaker-go/training/env"
 	"github.com/sagemaker-go/training/internal/hostns"
+	"github.com/sagemaker-go/training/internal/reclaim"
 )
 
 // Option configures Run.
@@ -55,7 +56,9 @@ func WithKeep(keep bool) Option { return func(c *config) { c.keep = keep } }
 func WithOutput(w io.Writer) Option { return func(c *config) { c.stdout = w } }
 
 // WithProgress sets where status transitions and per-host states are
-// reported while the job runs (default os.Stderr; nil for none).
+// reported while the job runs (default os.Stderr; nil for none: notices
+// that process hosts have no namespaces here, or that what a killed run
+// left was removed, then go to os.Stderr).
 func WithProgress(w io.Writer) Option { return func(c *config) { c.progress = w } }
 
 // WithS3Root sets the directory that stands for S3 in a local run: the URI
@@ -99,6 +102,15 @@ func WithInstanceFailures(after ...time.Duration) Option {
 	return func(c *config) { c.failures = append(c.failures, after...) }
 }
 
+// notices is where notices go that are not progress: the progress output,
+// or os.Stderr without one.
+func (c *config) notices() io.Writer {
+	if c.progress != nil {
+		return c.progress
+	}
+	return os.Stderr
+}
+
 // host is one emulated instance.
 type host struct {
 	label   string // algo-N: directory, output prefix, ExitCodes key, container alias, hostname
@@ -140,6 +152,7 @@ type plan struct {
 	nsWhy      string     // why process hosts have no namespaces
 	sshDir     string     // process hosts launching over ssh: the job's keys
 	sshPort    string     // and the port of every host's sshd
+	reg        *reclaim.Run
 
 	// The outputs synced while the hosts run (nil: none).
 	intermediate, tensorBoard *outputTarget
@@ -184,6 +197,7 @@ func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error)
 		return job.Result{}, err
 	}
 	r := newRun(p, created)
+	defer p.reg.End()
 	defer p.cleanup()
 	return r.run(ctx)
 }
@@ -252,6 +266,19 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("invalid job: %w", err)
 	}
+	// One run per job name at a time, as SageMaker; what runs that died
+	// left behind is removed first.
+	reg, err := reclaim.Begin(spec.TrainingJobName, cfg.notices())
+	if err != nil {
+		v.Add("TrainingJobName", "%v", err)
+		return nil, fmt.Errorf("invalid job: %w", v)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			reg.End()
+		}
+	}()
 	if cfg.store == nil {
 		st, err := defaultStore(cfg.s3Root)
 		if err != nil {
@@ -260,7 +287,7 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 		}
 		cfg.store = st
 	}
-	p := &plan{spec: spec, cfg: cfg, region: cfg.region}
+	p := &plan{spec: spec, cfg: cfg, region: cfg.region, reg: reg}
 	p.arn = fmt.Sprintf("arn:aws:sagemaker:%s:000000000000:training-job/%s", p.region, strings.ToLower(spec.TrainingJobName))
 	p.container = cfg.image || len(spec.Program) == 0
 	if cfg.noOverlay {
@@ -309,6 +336,20 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 	if !p.localS3() {
 		p.outDir = filepath.Join(p.jobDir, ".output") // written here, then uploaded
 	}
+	// From here on a watchdog removes what the run makes, should this
+	// process die without doing it.
+	err = reg.Update(func(r *reclaim.Record) {
+		r.Dir, r.RemoveDir = p.jobDir, p.tempDir && !cfg.keep
+		r.Docker = cfg.docker
+		r.TempIn = []string{p.outDir}
+	})
+	if err == nil {
+		err = reg.Watch(os.Stderr)
+	}
+	if err != nil {
+		p.cleanup()
+		return nil, err
+	}
 	if p.code != nil {
 		if err := p.code.unpack(p.jobDir); err != nil {
 			p.cleanup()
@@ -333,7 +374,15 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 			return nil, fmt.Errorf("invalid job: %w", v)
 		}
 	}
+	ok = true
 	return p, nil
+}
+
+// addMount records a mount made on this machine, to be undone at the end
+// (or by the watchdog, or by the next run, if this process dies first).
+func (p *plan) addMount(dir string) {
+	p.mounts = append(p.mounts, dir)
+	p.reg.Update(func(r *reclaim.Record) { r.Mounts = append(r.Mounts, dir) })
 }
 
 // NoNamespacesVar, set to 1, runs process hosts without namespaces even

@@ -139,7 +139,12 @@ func (r *run) setState(i int, state string, code int) {
 func (r *run) run(ctx context.Context) (job.Result, error) {
 	p := r.p
 	if !p.container && !p.ns {
-		r.progressf("process hosts run without namespaces (%s): their names are loopback addresses, and their tree is $%s, not /opt/ml", p.nsWhy, env.BaseDirVar)
+		msg := fmt.Sprintf("process hosts run without namespaces (%s): their names are loopback addresses, and their tree is $%s, not /opt/ml", p.nsWhy, env.BaseDirVar)
+		if p.cfg.progress != nil {
+			r.progressf("%s", msg)
+		} else {
+			fmt.Fprintf(os.Stderr, "smtrain local: %s: %s\n", p.spec.TrainingJobName, msg)
+		}
 	}
 	a := newAttempts(p.spec, p.cfg, r.start)
 	r.res.EnableManagedSpotTraining = p.spec.EnableManagedSpotTraining

@@ -304,7 +304,7 @@ func (p *plan) stageReadOnly(sc *stagedChannel, idx []int, dir, stage string) er
 			return fmt.Errorf("channel %s: %w", name, err)
 		}
 		if err := bindReadOnly(lower, dir); err == nil {
-			p.mounts = append(p.mounts, dir)
+			p.addMount(dir)
 			return nil
 		}
 	}
@@ -383,7 +383,7 @@ func (p *plan) overlay(lower, stage, dst string) bool {
 		if err := mountOverlay(lower, upper, work, dst); err != nil {
 			p.noOverlay = err
 		} else {
-			p.mounts = append(p.mounts, dst)
+			p.addMount(dst)
 			return true
 		}
 	}
