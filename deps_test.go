@@ -86,8 +86,9 @@ const depsRules = `
 	examples/linear/linear, runner < examples/linear;
 	wrap, internal/s3download, outputsync/s3sync < cmd/train;
 	job/local, internal/cli, internal/apimodel < internal/localcmd;
-	internal/localcmd < cmd/smtrain;
-	job/sagemaker, internal/localcmd < cmd/smtrain-sagemaker;
+	job, internal/cli, internal/atomicfile, internal/idlehttp < internal/jobcmd;
+	internal/localcmd, internal/jobcmd < cmd/smtrain;
+	job/sagemaker, internal/localcmd, internal/jobcmd < cmd/smtrain-sagemaker;
 `
 
 // external maps an import outside the module and the standard library to

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/sagemaker-go/training/internal/cli"
+	"github.com/sagemaker-go/training/internal/jobcmd"
 	"github.com/sagemaker-go/training/internal/localcmd"
 )
 
@@ -20,6 +21,7 @@ var commands = []cli.Command{
 	cli.SageMaker("describe", runDescribe),
 	cli.SageMaker("stop", runStop),
 	cli.SageMaker("logs", runLogs),
+	{Name: "job", Summary: jobcmd.Summary, Run: runJob},
 	{Name: "local", Summary: localcmd.Summary + "; smtrain runs it for --s3 remote", Run: runLocal},
 }
 

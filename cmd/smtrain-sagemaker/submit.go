@@ -16,18 +16,9 @@ import (
 )
 
 // awsFlags are the flags every SageMaker command takes.
-type awsFlags struct {
-	region, endpoint, s3Endpoint, logsEndpoint string
-	timeout                                    time.Duration
-}
+type awsFlags struct{ cli.AWSFlags }
 
-func (a *awsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.region, "region", "", "AWS region (default: AWS_REGION, or the profile's region)")
-	fs.StringVar(&a.endpoint, "endpoint-url", "", "SageMaker endpoint URL (default: the region's, or AWS_ENDPOINT_URL_SAGEMAKER)")
-	fs.StringVar(&a.s3Endpoint, "s3-endpoint-url", "", "S3 endpoint URL for uploads and downloads, path-style (default: AWS_ENDPOINT_URL_S3)")
-	fs.StringVar(&a.logsEndpoint, "logs-endpoint-url", "", "CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)")
-	fs.DurationVar(&a.timeout, "timeout", idlehttp.DefaultIdle, "how long an endpoint may stay silent (connecting, answering, sending a body) before the attempt fails")
-}
+func (a *awsFlags) register(fs *flag.FlagSet) { a.Register(fs, idlehttp.DefaultIdle) }
 
 // stop calls StopTrainingJob after the interrupt sig and waits for the job
 // to end (at most stopTimeout), saying what it does; another interrupt ends
@@ -60,18 +51,18 @@ func (w *waitFlags) stop(in *interrupts, c *sagemaker.Client, name string, stder
 }
 
 func (a *awsFlags) client(ctx context.Context) (*sagemaker.Client, error) {
-	opts := []sagemaker.Option{sagemaker.WithTimeout(a.timeout)}
-	if a.region != "" {
-		opts = append(opts, sagemaker.WithRegion(a.region))
+	opts := []sagemaker.Option{sagemaker.WithTimeout(a.Timeout)}
+	if a.Region != "" {
+		opts = append(opts, sagemaker.WithRegion(a.Region))
 	}
-	if a.endpoint != "" {
-		opts = append(opts, sagemaker.WithEndpointURL(a.endpoint))
+	if a.EndpointURL != "" {
+		opts = append(opts, sagemaker.WithEndpointURL(a.EndpointURL))
 	}
-	if a.s3Endpoint != "" {
-		opts = append(opts, sagemaker.WithS3EndpointURL(a.s3Endpoint))
+	if a.S3EndpointURL != "" {
+		opts = append(opts, sagemaker.WithS3EndpointURL(a.S3EndpointURL))
 	}
-	if a.logsEndpoint != "" {
-		opts = append(opts, sagemaker.WithLogsEndpointURL(a.logsEndpoint))
+	if a.LogsEndpointURL != "" {
+		opts = append(opts, sagemaker.WithLogsEndpointURL(a.LogsEndpointURL))
 	}
 	return sagemaker.New(ctx, opts...)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/sagemaker-go/training/internal/cli"
+	"github.com/sagemaker-go/training/internal/jobcmd"
 	"github.com/sagemaker-go/training/internal/localcmd"
 )
 
@@ -17,6 +18,7 @@ import (
 var commands = append([]cli.Command{
 	{Name: "env", Summary: "print the SM_* variables and arguments a program in this tree would get", Run: runEnv},
 	{Name: "local", Summary: localcmd.Summary, Run: runLocal},
+	{Name: "job", Summary: jobcmd.Summary, Run: runJob},
 	{Name: "pipe", Summary: "read or serve Pipe-mode FIFOs (pipe read | pipe serve)", Run: runPipe},
 }, forwarded()...)
 

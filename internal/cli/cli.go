@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Exit codes of the commands that run or watch a job.
@@ -108,6 +109,22 @@ func ParseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// AWSFlags are the flags of every command that calls AWS.
+type AWSFlags struct {
+	Region, EndpointURL, S3EndpointURL, LogsEndpointURL string
+	// Timeout is how long an endpoint may stay silent.
+	Timeout time.Duration
+}
+
+// Register adds the flags to fs; timeout is the default of --timeout.
+func (a *AWSFlags) Register(fs *flag.FlagSet, timeout time.Duration) {
+	fs.StringVar(&a.Region, "region", "", "AWS region (default: AWS_REGION, or the profile's region)")
+	fs.StringVar(&a.EndpointURL, "endpoint-url", "", "SageMaker endpoint URL (default: the region's, or AWS_ENDPOINT_URL_SAGEMAKER)")
+	fs.StringVar(&a.S3EndpointURL, "s3-endpoint-url", "", "S3 endpoint URL for uploads and downloads, path-style (default: AWS_ENDPOINT_URL_S3)")
+	fs.StringVar(&a.LogsEndpointURL, "logs-endpoint-url", "", "CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)")
+	fs.DurationVar(&a.Timeout, "timeout", timeout, "how long an endpoint may stay silent (connecting, answering, sending a body) before the attempt fails")
 }
 
 // WarnUnknown writes one line to stderr for each member of the job file

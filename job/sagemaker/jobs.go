@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -419,4 +420,23 @@ func (w *watcher) see(r job.Result) bool {
 	w.secondary = r.SecondaryStatus
 	w.transitions = len(ts)
 	return changed
+}
+
+// Tags returns the tags of the resource arn (ListTags, every page), without
+// those whose key starts with "aws:", which AWS sets and a request may not.
+func (c *Client) Tags(ctx context.Context, arn string) ([]job.Tag, error) {
+	var tags []job.Tag
+	p := sm.NewListTagsPaginator(c.SageMaker, &sm.ListTagsInput{ResourceArn: aws.String(arn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ListTags %s: %w", arn, err)
+		}
+		for _, t := range page.Tags {
+			if k := aws.ToString(t.Key); !strings.HasPrefix(k, "aws:") {
+				tags = append(tags, job.Tag{Key: k, Value: aws.ToString(t.Value)})
+			}
+		}
+	}
+	return tags, nil
 }
