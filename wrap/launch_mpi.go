@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -70,9 +71,14 @@ type message struct {
 const maxMessage = 64 << 10
 
 func send(c net.Conn, m message) error {
-	b, _ := json.Marshal(m)
 	c.SetWriteDeadline(time.Now().Add(doneTimeout))
-	_, err := c.Write(append(b, '\n'))
+	return sendTo(c, m)
+}
+
+// sendTo writes m as one line.
+func sendTo(w io.Writer, m message) error {
+	b, _ := json.Marshal(m)
+	_, err := w.Write(append(b, '\n'))
 	return err
 }
 

@@ -201,6 +201,7 @@ func TestProcesses(t *testing.T) {
 		res, out := exampletest.Run(t, s)
 		checkRanks(t, res)
 		assert.NotContains(t, out, "LD_PRELOAD", "the hosts' own hostnames are algo-N")
+		exampletest.NoProcessLeftovers(t, res)
 	})
 
 	t.Run("toolkit test", func(t *testing.T) {
@@ -220,7 +221,8 @@ func TestProcesses(t *testing.T) {
 	})
 
 	t.Run("failing rank", func(t *testing.T) {
-		runFailing(t, processSpec(t, "example-mpi-processes-fail"))
+		res := runFailing(t, processSpec(t, "example-mpi-processes-fail"))
+		exampletest.NoProcessLeftovers(t, res)
 	})
 }
 

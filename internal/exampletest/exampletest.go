@@ -6,6 +6,7 @@ package exampletest
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -143,6 +144,29 @@ func NoLeftovers(t *testing.T, name string) {
 	out, err = exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
 	require.NoError(t, err)
 	assert.NotContains(t, strings.Fields(string(out)), name+"-net")
+}
+
+// NoProcessLeftovers checks, within a few seconds, that no process of the
+// job (one whose environment carries its TRAINING_JOB_ARN) runs anymore.
+func NoProcessLeftovers(t *testing.T, res job.Result) {
+	t.Helper()
+	marker := []byte("TRAINING_JOB_ARN=" + res.TrainingJobArn + "\x00")
+	var left []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		left = left[:0]
+		procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+		for _, p := range procs {
+			data, err := os.ReadFile(p)
+			if err == nil && bytes.Contains(data, marker) {
+				cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+				left = append(left, filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(cmd), "\x00", " "))
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	assert.Empty(t, left, "processes of the job still run")
 }
 
 type syncBuffer struct {
