@@ -9,11 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/sagemaker-go/training/internal/proc"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sagemaker-go/training/failure"
 )
@@ -40,36 +37,28 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 		outW.Close()
 		return failure.Platform(fmt.Errorf("pipe: %w", err))
 	}
-	// syscall.ForkExec rather than os.StartProcess: the process is waited
-	// for with waitid/wait4 below (see waitExited), and os's one-time
-	// pidfd probe would cost a throwaway child at start-up.
-	attr := &syscall.ProcAttr{
+	// A process group of its own, started with syscall.ForkExec rather
+	// than os.StartProcess: the process is waited for with waitid/wait4
+	// below (proc.WaitExited), and os's one-time pidfd probe would cost a
+	// throwaway child at start-up.
+	pid, argv, err := proc.StartGroup(argv, &syscall.ProcAttr{
 		Dir: dir, Env: environ,
 		Files: []uintptr{os.Stdin.Fd(), outW.Fd(), errW.Fd()},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	}
-	pid, err := syscall.ForkExec(argv[0], argv, attr)
-	if errors.Is(err, syscall.ENOEXEC) {
-		// A script without a #! line: run it with /bin/sh, as execvp does.
-		argv = append([]string{"/bin/sh"}, argv...)
-		pid, err = syscall.ForkExec(argv[0], argv, attr)
-	}
+	})
 	outW.Close()
 	errW.Close()
 	if err != nil {
 		outR.Close()
 		errR.Close()
-		code := 126
 		if errors.Is(err, syscall.E2BIG) {
 			err = fmt.Errorf("%w: %s", err, argTooLong(argv, environ))
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			code = 127
 			if why := missingInterpreter(argv[0]); why != "" {
 				err = fmt.Errorf("%w: %s", err, why)
 			}
 		}
-		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, boundedCommand(argv), err)), code)
+		return failure.WithExitCode(failure.Client(fmt.Errorf("%s: start %s: %w", class, boundedCommand(argv), err)), proc.StartErrorCode(err))
 	}
 
 	tail := &proc.Tail{Max: tailBytes}
@@ -81,7 +70,7 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 	// exited fires when the program has exited but is not reaped yet: its
 	// process group id stays valid until the group is killed below.
 	exited := make(chan struct{})
-	go func() { waitExited(pid, os.Getpid() == 1); close(exited) }()
+	go func() { proc.WaitExited(pid, os.Getpid() == 1); close(exited) }()
 
 	var (
 		ws      syscall.WaitStatus
@@ -91,7 +80,7 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 	x.stops.Supervise(ctx, exited, x.cfg.grace,
 		func() {
 			stopReq, _ = x.stops.Signal()
-			syscall.Kill(-pid, stopReq)
+			proc.SignalGroup(pid, stopReq)
 			x.cfg.log.Warn("forwarded stop signal to the program", "signal", stopReq, "pid", pid, "grace", x.cfg.grace)
 		},
 		func(second syscall.Signal) bool {
@@ -101,14 +90,14 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 				x.cfg.log.Error("grace period over: killing the program", "pid", pid, "grace", x.cfg.grace)
 			}
 			killed = true
-			syscall.Kill(-pid, syscall.SIGKILL)
+			proc.SignalGroup(pid, syscall.SIGKILL)
 			return false // wait for it to exit
 		})
 	// Whatever the program left running in its process group goes with it
 	// (as it would when the container stops); this also closes the pipes.
 	// The program is a zombie still, so the group id cannot have been
 	// reused.
-	syscall.Kill(-pid, syscall.SIGKILL)
+	proc.SignalGroup(pid, syscall.SIGKILL)
 	for {
 		_, err := syscall.Wait4(pid, &ws, 0, nil)
 		if err == syscall.EINTR {
@@ -122,7 +111,7 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 		break
 	}
 	if os.Getpid() == 1 {
-		reapOrphans()
+		proc.ReapOrphans()
 	}
 	drained := make(chan struct{})
 	go func() { copiers.Wait(); close(drained) }()
@@ -136,16 +125,10 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 	errR.Close()
 	<-drained
 
-	xe := &exitError{Class: class, Argv: argv, Stderr: tail.String()}
-	switch {
-	case ws.Exited():
-		xe.Code = ws.ExitStatus()
-	case ws.Signaled():
+	xe := &exitError{Class: class, Argv: argv, Stderr: tail.String(), Code: proc.ExitCode(ws)}
+	if ws.Signaled() {
 		xe.Signal = ws.Signal()
-		xe.Code = proc.SigExitCode(xe.Signal)
 		xe.Killed = killed && xe.Signal == syscall.SIGKILL
-	default:
-		xe.Code = 1
 	}
 	if xe.Code == 0 {
 		if stopReq != 0 {
@@ -160,55 +143,6 @@ func (x *wrapper) spawn(ctx context.Context, class string, argv, environ []strin
 		err2 = failure.Client(xe)
 	}
 	return failure.WithExitCode(err2, xe.Code)
-}
-
-// waitExited returns when the child pid has exited, without reaping it
-// (waitid with WNOWAIT). As PID 1 (reapAll) it reaps every other child that
-// exits meanwhile: orphans re-parented to it, which would stay zombies.
-func waitExited(pid int, reapAll bool) {
-	var info siginfo
-	for {
-		id, which := pid, unix.P_PID
-		if reapAll {
-			id, which = 0, unix.P_ALL
-		}
-		err := unix.Waitid(which, id, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT, nil)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil: // ECHILD: nothing to wait for
-			return
-		case int(info.Pid) == pid || !reapAll:
-			return
-		}
-		var ws syscall.WaitStatus
-		syscall.Wait4(int(info.Pid), &ws, syscall.WNOHANG, nil)
-	}
-}
-
-// siginfo is the start of Linux's siginfo_t for SIGCHLD: si_pid follows
-// three ints, aligned to a pointer. The tail makes it at least as large as
-// the kernel's 128 bytes.
-type siginfo struct {
-	Signo, Errno, Code int32
-	_                  [unsafe.Sizeof(uintptr(0))/4 - 1]int32
-	Pid                int32
-	_                  [128]byte
-}
-
-// reapOrphans reaps, without blocking, children that have already
-// exited.
-func reapOrphans() {
-	for {
-		var ws syscall.WaitStatus
-		got, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil || got <= 0 {
-			return
-		}
-	}
 }
 
 // maxArgStrlen is Linux's MAX_ARG_STRLEN: the longest argument or

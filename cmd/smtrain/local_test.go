@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,4 +227,66 @@ while [ "$n" -lt 10 ]; do sleep 0.1; n=$((n+1)); echo "$n" > "$ck/.n.tmp"; mv "$
 	assert.Regexp(t, `Training seconds: \d+\nBillable seconds: \d+\nManaged Spot Training savings: \d+\.\d%\n`, out)
 	assert.Contains(t, stderr.String(), "Interrupted attempt 1 interrupted after 450ms of training (spot capacity reclaimed): SIGTERM to every host, SIGKILL after 2s; then the checkpoints synced to file://ckpt")
 	assert.FileExists(t, filepath.Join(dir, "ckpt", "n"), "the checkpoints are in the S3Uri's directory")
+}
+
+// lockedBuffer is a bytes.Buffer written by a process's copier and read by
+// the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLocalInterruptStopsThenKills: the first SIGINT stops the job with
+// SIGTERM and the grace period, a second one kills the hosts at once, and
+// the job ends Stopped (exit 3) long before the grace period.
+func TestLocalInterruptStopsThenKills(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	spec := map[string]any{
+		"TrainingJobName":        "interrupt-twice",
+		"AlgorithmSpecification": map[string]any{"TrainingInputMode": "File"},
+		"OutputDataConfig":       map[string]any{"S3OutputPath": "file://out"},
+		"ResourceConfig":         map[string]any{"InstanceType": "ml.m5.large", "InstanceCount": 1},
+		"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": 600},
+		// A program that ignores SIGTERM: only SIGKILL ends it.
+		"Program": []string{"sh", "-c", `trap "" TERM; touch ` + started + `; while :; do sleep 0.05; done`},
+	}
+	b, err := json.Marshal(spec)
+	require.NoError(t, err)
+	jobFile := filepath.Join(dir, "job.json")
+	require.NoError(t, os.WriteFile(jobFile, b, 0o644))
+
+	cmd := exec.Command(smtrainBinary(t), "local", "-f", jobFile, "--quiet", "--grace", "5m")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	}, 30*time.Second, 10*time.Millisecond, "the host never started: %s", &out)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "interrupt again to kill it now") },
+		10*time.Second, 10*time.Millisecond, "no stop message: %s", &out)
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "%s", &out)
+	assert.Equal(t, 3, ee.ExitCode(), "%s", &out)
+	assert.Less(t, time.Since(start), time.Minute, "killed at the second signal, not after the grace period")
+	assert.Contains(t, out.String(), "Training job interrupt-twice: Stopped")
 }

@@ -6,15 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/sagemaker-go/training/channels"
 	"github.com/sagemaker-go/training/channels/recordio"
 	"github.com/sagemaker-go/training/channels/tfrecord"
+	"github.com/sagemaker-go/training/internal/proc"
 )
 
 func runPipe(args []string, stdout, stderr io.Writer) int {
@@ -157,8 +155,8 @@ func pipeServe(args []string, stdout, stderr io.Writer) int {
 	if *shuffle >= 0 {
 		opts = append(opts, channels.WithShuffle(uint64(*shuffle)))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, stops := proc.CatchStops(context.Background())
+	defer stops.Release()
 	f, err := channels.Feed(ctx, c, fs.Args(), opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "smtrain pipe serve:", err)

@@ -58,7 +58,7 @@ func hostInit() int {
 	if err != nil {
 		return fail(125, "%v", err)
 	}
-	pid, err := proc.StartGroup(h.Argv, &syscall.ProcAttr{
+	pid, _, err := proc.StartGroup(h.Argv, &syscall.ProcAttr{
 		Dir:   h.Dir,
 		Env:   h.Env,
 		Files: []uintptr{null.Fd(), 1, 2},

@@ -9,12 +9,13 @@ import (
 )
 
 // StartGroup starts argv[0] with syscall.ForkExec as the leader of a new
-// process group (attr.Sys.Setpgid is set), so that Signal(-pid, ...)
-// reaches it and everything it starts. The caller waits for it (Wait4, or
-// a reaper of its own): no os.Process exists for it. A file without a #!
-// line is run with /bin/sh, as execvp does. attr.Files defaults to
-// /dev/null and this process's stdout and stderr.
-func StartGroup(argv []string, attr *syscall.ProcAttr) (int, error) {
+// process group (attr.Sys.Setpgid is set), so that SignalGroup(pid, ...)
+// reaches it and everything it starts. The caller waits for it (Wait4,
+// WaitExited, or a reaper of its own): no os.Process exists for it. A file
+// without a #! line is run with /bin/sh, as execvp does; ran is the argv
+// that was started. attr.Files defaults to /dev/null and this process's
+// stdout and stderr.
+func StartGroup(argv []string, attr *syscall.ProcAttr) (pid int, ran []string, err error) {
 	if attr.Sys == nil {
 		attr.Sys = &syscall.SysProcAttr{}
 	}
@@ -22,17 +23,18 @@ func StartGroup(argv []string, attr *syscall.ProcAttr) (int, error) {
 	if attr.Files == nil {
 		null, err := os.Open(os.DevNull)
 		if err != nil {
-			return 0, err
+			return 0, argv, err
 		}
 		defer null.Close()
 		attr.Files = []uintptr{null.Fd(), os.Stdout.Fd(), os.Stderr.Fd()}
 	}
-	pid, err := syscall.ForkExec(argv[0], argv, attr)
+	pid, err = syscall.ForkExec(argv[0], argv, attr)
 	if errors.Is(err, syscall.ENOEXEC) {
 		sh := append([]string{"/bin/sh"}, argv...)
 		pid, err = syscall.ForkExec(sh[0], sh, attr)
+		return pid, sh, err
 	}
-	return pid, err
+	return pid, argv, err
 }
 
 // StartErrorCode is the exit code a shell gives a command that could not
