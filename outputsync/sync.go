@@ -135,6 +135,7 @@ func stampOf(fi fs.FileInfo) stamp {
 type Sync struct {
 	dir  string
 	root *os.Root
+	dirf *os.File // the root directory, open
 	up   Uploader
 	cfg  config
 	log  *slog.Logger
@@ -180,8 +181,13 @@ func Start(dir string, up Uploader, opts ...Option) (*Sync, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output sync: %w", err)
 	}
+	dirf, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("output sync: %w", err)
+	}
 	s := &Sync{
-		dir: dir, root: root, up: up, cfg: c,
+		dir: dir, root: root, dirf: dirf, up: up, cfg: c,
 		log:    c.log.With("dir", dir),
 		queued: map[string]bool{}, busy: map[string]bool{}, sending: map[string]stamp{}, again: map[string]bool{},
 		done: map[string]stamp{}, failed: map[string]failedUpload{}, modified: map[string]time.Time{},
@@ -211,6 +217,7 @@ func (s *Sync) abort() {
 	s.work.Broadcast()
 	s.mu.Unlock()
 	s.workers.Wait()
+	s.dirf.Close()
 	s.root.Close()
 }
 
@@ -250,6 +257,7 @@ func (s *Sync) Finish(ctx context.Context) (Stats, error) {
 		<-drained
 	}
 	s.cancel()
+	s.dirf.Close()
 	s.root.Close()
 
 	s.mu.Lock()
@@ -445,19 +453,15 @@ func (s *Sync) worker() {
 // file had when it was opened and the bytes sent, or n < 0 when there was
 // nothing to send (the file is gone or is not a regular file).
 func (s *Sync) upload(rel string) (stamp, int64, error) {
-	fi, err := s.root.Lstat(rel)
-	if err != nil || !fi.Mode().IsRegular() {
-		return stamp{}, -1, nil // renamed away, deleted, a link
-	}
-	f, err := s.root.Open(rel)
+	f, err := openRegular(s.root, s.dirf, rel)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return stamp{}, -1, nil
-		}
 		return stamp{}, 0, err
 	}
+	if f == nil {
+		return stamp{}, -1, nil // renamed away, deleted, a link
+	}
 	defer f.Close()
-	fi, err = f.Stat()
+	fi, err := f.Stat()
 	if err != nil {
 		return stamp{}, 0, err
 	}
