@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/sagemaker-go/training/channels"
@@ -36,11 +37,18 @@ const (
 )
 
 var (
-	jobNameRE     = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
-	channelNameRE = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9.\-_]{1,%d}$`, channels.MaxNameLen))
-	envKeyRE      = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	roleArnRE     = regexp.MustCompile(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
-	groupNameRE   = regexp.MustCompile(`^.{1,64}$`)
+	// The API's patterns, compiled at the first validation rather than
+	// at start-up: the job name's alone costs about a millisecond, which
+	// every start of smtrain would pay.
+	jobNameRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`) })
+	channelNameRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9.\-_]{1,%d}$`, channels.MaxNameLen))
+	})
+	envKeyRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`) })
+	roleArnRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	})
+	groupNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^.{1,64}$`) })
 )
 
 // Load reads a job file (the JSON of a CreateTrainingJob request plus
@@ -99,15 +107,15 @@ func (s Spec) Validate() error {
 	var p ValidationError
 	if s.TrainingJobName == "" {
 		p.Add("TrainingJobName", "required")
-	} else if !jobNameRE.MatchString(s.TrainingJobName) {
-		p.Add("TrainingJobName", "want 1-63 letters, digits and inner hyphens (pattern %s), got %q", jobNameRE, s.TrainingJobName)
+	} else if !jobNameRE().MatchString(s.TrainingJobName) {
+		p.Add("TrainingJobName", "want 1-63 letters, digits and inner hyphens (pattern %s), got %q", jobNameRE(), s.TrainingJobName)
 	}
-	if s.RoleArn != "" && (len(s.RoleArn) < 20 || len(s.RoleArn) > 2048 || !roleArnRE.MatchString(s.RoleArn)) {
+	if s.RoleArn != "" && (len(s.RoleArn) < 20 || len(s.RoleArn) > 2048 || !roleArnRE().MatchString(s.RoleArn)) {
 		p.Add("RoleArn", "want an IAM role ARN like arn:aws:iam::123456789012:role/Name, got %q", s.RoleArn)
 	}
 	s.validateAlgorithm(&p)
 	validateMap(&p, "HyperParameters", s.HyperParameters, MaxHyperParameters, MaxHyperParamKey, MaxHyperParamValue, nil)
-	validateMap(&p, "Environment", s.Environment, MaxEnvironment, MaxEnvKey, MaxEnvValue, envKeyRE)
+	validateMap(&p, "Environment", s.Environment, MaxEnvironment, MaxEnvKey, MaxEnvValue, envKeyRE())
 	groups := s.validateResources(&p)
 	s.validateChannels(&p, groups)
 	if s.OutputDataConfig.S3OutputPath == "" {
@@ -287,7 +295,7 @@ func (s Spec) validateResources(p *ValidationError) groupInfo {
 		}
 		for i, g := range r.InstanceGroups {
 			f := fmt.Sprintf("ResourceConfig.InstanceGroups[%d]", i)
-			if !groupNameRE.MatchString(g.InstanceGroupName) {
+			if !groupNameRE().MatchString(g.InstanceGroupName) {
 				p.Add(f+".InstanceGroupName", "want 1-64 characters, got %q", g.InstanceGroupName)
 			} else if groups[g.InstanceGroupName] {
 				p.Add(f+".InstanceGroupName", "duplicate group name %q", g.InstanceGroupName)
@@ -349,7 +357,7 @@ func (s Spec) validateChannels(p *ValidationError, groups groupInfo) {
 	seen := map[string]bool{}
 	for i, c := range s.InputDataConfig {
 		f := fmt.Sprintf("InputDataConfig[%d]", i)
-		if !channelNameRE.MatchString(c.ChannelName) {
+		if !channelNameRE().MatchString(c.ChannelName) {
 			p.Add(f+".ChannelName", "want 1-%d characters of [A-Za-z0-9._-], got %q", channels.MaxNameLen, c.ChannelName)
 		} else if seen[c.ChannelName] {
 			p.Add(f+".ChannelName", "duplicate channel %q", c.ChannelName)

@@ -577,7 +577,7 @@ func mpiStderr(tail string) (stderr, note string) {
 	lines := strings.Split(tail, "\n")
 	rank := ""
 	for _, l := range lines {
-		for _, re := range mpiFailedRank {
+		for _, re := range mpiOutput().failedRank {
 			if m := re.FindStringSubmatch(l); m != nil {
 				rank = m[1]
 				note = strings.TrimSpace("mpirun reports rank " + rank + " " + m[2])
@@ -586,13 +586,13 @@ func mpiStderr(tail string) (stderr, note string) {
 	}
 	var all, failed []string
 	for _, l := range lines {
-		m := rankTag.FindStringSubmatch(l)
+		m := mpiOutput().rankTag.FindStringSubmatch(l)
 		if m == nil || m[2] != "stderr" {
 			continue
 		}
 		// Open MPI tags a line's pieces as they arrive: keep the tag at
 		// its start only.
-		l = m[0] + innerTag.ReplaceAllString(l[len(m[0]):], "")
+		l = m[0] + mpiOutput().innerTag.ReplaceAllString(l[len(m[0]):], "")
 		if l == m[0] {
 			continue
 		}
@@ -610,14 +610,20 @@ func mpiStderr(tail string) (stderr, note string) {
 	return tail, note
 }
 
-var (
-	rankTag       = regexp.MustCompile(`^\[\d+,(\d+)\]<(stdout|stderr)>:`)
-	innerTag      = regexp.MustCompile(`\[\d+,\d+\]<(stdout|stderr)>:`)
-	mpiFailedRank = []*regexp.Regexp{
+// mpiOutput are the patterns of mpirun's output, compiled when an MPI
+// program's failure is explained rather than at every start of train.
+var mpiOutput = sync.OnceValue(func() (p struct {
+	rankTag, innerTag *regexp.Regexp
+	failedRank        []*regexp.Regexp
+}) {
+	p.rankTag = regexp.MustCompile(`^\[\d+,(\d+)\]<(stdout|stderr)>:`)
+	p.innerTag = regexp.MustCompile(`\[\d+,\d+\]<(stdout|stderr)>:`)
+	p.failedRank = []*regexp.Regexp{
 		// Open MPI 4 and 5's notices.
 		regexp.MustCompile(`^MPI_ABORT was invoked on rank (\d+) (in communicator .*)$`),
 		regexp.MustCompile(`^mpirun noticed that process rank (\d+) (with PID \d+ on node .*)$`),
 		regexp.MustCompile(`^\s*Process name: \[\[\d+,\d+\],(\d+)\]()$`),
 		regexp.MustCompile(`^\s*Proc: \[\[\d+,\d+\],(\d+)\]()$`),
 	}
-)
+	return p
+})
