@@ -290,3 +290,23 @@ func TestLocalInterruptStopsThenKills(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Minute, "killed at the second signal, not after the grace period")
 	assert.Contains(t, out.String(), "Training job interrupt-twice: Stopped")
 }
+
+// TestLocalCommandSpotExample runs the README's spot rehearsal: the
+// example's spot job interrupted twice resumes from its checkpoints and
+// completes.
+func TestLocalCommandSpotExample(t *testing.T) {
+	s3 := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"local", "-f", "../../examples/linear/spot.json", "--s3-root", s3,
+		"--interrupt-after", "1s", "--interrupt-after", "1s"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr:\n%s", &stderr)
+	out := stdout.String()
+	assert.Contains(t, out, "Training job linear-spot-example: Completed (Completed)")
+	assert.Contains(t, out, "Attempts: 3 (2 interrupted)\n")
+	assert.Contains(t, out, "Managed Spot Training savings: ")
+	assert.Equal(t, 4, strings.Count(out, `msg="resuming from checkpoint"`), "both hosts resume in attempts 2 and 3")
+	assert.Contains(t, stderr.String(), "Training Attempt 3: training in progress (")
+	ckpts, err := filepath.Glob(filepath.Join(s3, "sagemaker-go-examples", "linear", "checkpoints", "linear-spot-example", "ckpt-*.json"))
+	require.NoError(t, err)
+	assert.Len(t, ckpts, 6, "the last 3 of each host")
+}
