@@ -192,7 +192,8 @@ func (s Spec) UnknownMembers() []string {
 // Unhandled lists the members set in s that a backend using only the
 // members at the given paths ignores: each member that is not one of them,
 // nor inside one, nor a structure holding one, once and at the highest
-// level ("DebugHookConfig", not each of its members). Paths write list
+// level ("DebugHookConfig", not each of its members); members set to false
+// ask for nothing and are not listed. Paths write list
 // elements as "[]" ("InputDataConfig[].ChannelName"). Members the API model
 // does not know are not listed (UnknownMembers lists them).
 func (s Spec) Unhandled(handled ...string) []string {
@@ -203,8 +204,8 @@ func (s Spec) Unhandled(handled ...string) []string {
 	var out []string
 	seen := map[string]bool{}
 	walkMembers(tree, apimodel.Lookup(apimodel.CreateTrainingJobRequest), "", func(path string, v any, sh *apimodel.Shape) bool {
-		if sh == nil {
-			return false // UnknownMembers lists it
+		if sh == nil || v == false {
+			return false // UnknownMembers lists it; false asks for nothing
 		}
 		generic := genericPath(path)
 		for _, h := range handled {

@@ -191,16 +191,12 @@ func TestUnhandled(t *testing.T) {
 		"OutputDataConfig.S3OutputPath", "ResourceConfig.InstanceType", "ResourceConfig.InstanceCount", "StoppingCondition", "RetryStrategy")
 	assert.Equal(t, []string{
 		"RoleArn",
-		"AlgorithmSpecification.EnableSageMakerMetricsTimeSeries",
 		"AlgorithmSpecification.TrainingImageConfig",
 		"InputDataConfig[].DataSource.S3DataSource.ModelAccessConfig",
 		"OutputDataConfig.KmsKeyId",
 		"ResourceConfig.VolumeSizeInGB",
 		"ResourceConfig.KeepAlivePeriodInSeconds",
 		"ResourceConfig.InstancePlacementConfig",
-		"EnableNetworkIsolation",
-		"EnableInterContainerTrafficEncryption",
-		"EnableManagedSpotTraining",
 		"Tags",
 		"DebugHookConfig",
 		"ProfilerConfig",

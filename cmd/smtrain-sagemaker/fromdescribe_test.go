@@ -151,3 +151,29 @@ func TestFromDescribeRoundTrip(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "usage: smtrain job from-describe NAME|FILE")
 }
+
+// The Python-SDK-shaped request that cmd/smtrain's test runs locally is
+// submitted unchanged: the body is the file, without Program, its file://
+// channel replaced by where it was uploaded.
+func TestSubmitPythonSDKRequest(t *testing.T) {
+	f := newFakeSageMaker(t)
+	file := filepath.Join("..", "smtrain", "testdata", "python-sdk", "job.json")
+	code, stdout, stderr := runCmd(append([]string{"submit", "-f", file}, f.endpoints()...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "pytorch-training-2026-01-02-03-04-05-678\n", stdout)
+	assert.Empty(t, stderr)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	v, err := pyjson.Parse(b)
+	require.NoError(t, err)
+	want := v.(*pyjson.Object)
+	want.Delete("Program")
+	ch, _ := want.Get("InputDataConfig")
+	ds, _ := ch.([]any)[0].(*pyjson.Object).Get("DataSource")
+	src, _ := ds.(*pyjson.Object).Get("S3DataSource")
+	src.(*pyjson.Object).Set("S3Uri", "s3://sagemaker-us-east-1-123456789012/pytorch-training-2026-01-02-03-04-05-678/input/training/")
+	bodies := f.bodies("SageMaker.CreateTrainingJob")
+	require.Len(t, bodies, 1)
+	assert.Equal(t, canonical(t, pyjson.Format{}.Encode(want)), canonical(t, bodies[0]))
+	assert.Len(t, f.bodies("S3 PUT"), 1, "the channel's one file was uploaded")
+}

@@ -310,3 +310,27 @@ func TestLocalCommandSpotExample(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ckpts, 6, "the last 3 of each host")
 }
+
+// A request as the Python SDK's Estimator.fit() sends it (DebugHookConfig,
+// ProfilerConfig, ProfilerRuleConfigurations and explicit false members
+// included) runs locally as it is; the members that have no effect here
+// are named once on stderr.
+func TestLocalPythonSDKRequest(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"local", "-f", "testdata/python-sdk/job.json", "--s3-root", dir, "--json"}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	want := "sent to SageMaker, no effect locally: AlgorithmSpecification.TrainingImage, AlgorithmSpecification.EnableSageMakerMetricsTimeSeries, " +
+		"ResourceConfig.VolumeSizeInGB, RoleArn, DebugHookConfig, ProfilerConfig, ProfilerRuleConfigurations"
+	assert.Contains(t, stderr.String(), want)
+	assert.Equal(t, 1, strings.Count(stderr.String(), "no effect locally"), "reported once")
+	assert.Contains(t, stderr.String(), "[algo-1] rows=3")
+	var res map[string]any
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
+	assert.Equal(t, "Completed", res["TrainingJobStatus"])
+	// The result echoes the request, as DescribeTrainingJob does.
+	assert.Equal(t, map[string]any{"S3OutputPath": "s3://sagemaker-us-east-1-123456789012/", "CollectionConfigurations": []any{}}, res["DebugHookConfig"])
+	assert.Equal(t, "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole", res["RoleArn"])
+	assert.Equal(t, 3.0, res["FinalMetricDataList"].([]any)[0].(map[string]any)["Value"])
+	assert.FileExists(t, filepath.Join(dir, "sagemaker-us-east-1-123456789012", "pytorch-training-2026-01-02-03-04-05-678", "output", "model.tar.gz"))
+}

@@ -24,7 +24,7 @@ import (
 // Summary is the command's line in the usage of both programs.
 const Summary = "run a job on this machine (-f JOB.json [--s3 local|remote])"
 
-const usage = "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3 local|remote] [--s3-root DIR] [--s3-endpoint-url URL] [--image] [--grace D] [--quiet] [--interrupt-after D]... [--fail-host-after D]..."
+const usage = "smtrain local -f JOB.json [--json] [--dir DIR] [--keep] [--s3 local|remote] [--s3-root DIR] [--s3-endpoint-url URL] [--fs-root DIR] [--image] [--grace D] [--quiet] [--interrupt-after D]... [--fail-host-after D]..."
 
 // S3 modes.
 const (
@@ -40,6 +40,7 @@ type Flags struct {
 	Keep          bool
 	S3            string // S3Local or S3Remote
 	S3Root        string
+	FSRoot        string
 	S3EndpointURL string
 	Image         bool
 	Grace         time.Duration
@@ -58,6 +59,7 @@ func Parse(args []string, stderr io.Writer) (f Flags, code int, ok bool) {
 	fs.BoolVar(&f.Keep, "keep", false, "keep the temporary job directory")
 	fs.StringVar(&f.S3, "s3", S3Local, "what s3:// URIs mean: local (a directory, --s3-root) or remote (Amazon S3: the standard AWS credentials and region; downloads cached in ~/.cache/smtrain/s3)")
 	fs.StringVar(&f.S3Root, "s3-root", "", "with --s3 local, the directory standing for S3: s3://b/k means DIR/b/k (default ./.smtrain/s3)")
+	fs.StringVar(&f.FSRoot, "fs-root", "", "the directory standing for EFS and FSx file systems: FileSystemDataSource fs-X:/path means DIR/fs-X/path (default ./.smtrain/fs)")
 	fs.StringVar(&f.S3EndpointURL, "s3-endpoint-url", "", "with --s3 remote, the S3 endpoint (path-style requests)")
 	fs.BoolVar(&f.Image, "image", false, "run TrainingImage as containers even if the job names a Program")
 	fs.DurationVar(&f.Grace, "grace", 120*time.Second, "time between SIGTERM and SIGKILL when the job is stopped")
@@ -113,6 +115,9 @@ func Run(f Flags, stdout, stderr io.Writer, opts ...local.Option) int {
 	opts = append([]local.Option{local.WithOutput(out), local.WithProgress(progress), local.WithGracePeriod(f.Grace), local.WithKeep(f.Keep)}, opts...)
 	if f.Dir != "" {
 		opts = append(opts, local.WithDir(f.Dir))
+	}
+	if f.FSRoot != "" {
+		opts = append(opts, local.WithFileSystemRoot(f.FSRoot))
 	}
 	if f.S3Root != "" {
 		opts = append(opts, local.WithS3Root(f.S3Root))

@@ -162,7 +162,8 @@ func (p *plan) removeContainers(ctx context.Context) {
 // elsewhere under /opt/ml (/opt/ml/code above all) stays visible. Channel
 // data comes with input/ (docker binds recursively, so the overlay and
 // bind mounts staged under it come too); FastFile channels are mounted
-// read-only once more, for when they are staged as plain links.
+// read-only once more, for when they are staged as plain links, and
+// FileSystemDataSource channels are their file system's directory.
 func (p *plan) containerMounts(i int) []string {
 	h := p.hosts[i]
 	var args []string
@@ -191,7 +192,10 @@ func (p *plan) containerMounts(i int) []string {
 		bind(p.sharedDir(), sharedDir, false)
 	}
 	for _, sc := range p.channels {
-		if sc.mode == "FastFile" && sc.receives(i) {
+		switch {
+		case sc.fsDir != "" && sc.receives(i):
+			bind(sc.fsDir, "/opt/ml/input/data/"+sc.spec.ChannelName, !sc.fsWritable)
+		case sc.mode == "FastFile" && sc.receives(i):
 			dir := filepath.Join(h.paths.InputData, sc.spec.ChannelName)
 			bind(dir, "/opt/ml/input/data/"+sc.spec.ChannelName, true)
 		}

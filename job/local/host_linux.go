@@ -61,7 +61,8 @@ const optML = "/opt/ml"
 
 // hostMounts are the mounts of namespaced host i: its tree at /opt/ml,
 // its checkpoint directory at LocalPath when that is outside /opt/ml, its
-// /etc/hosts, and its FastFile channels read-only.
+// /etc/hosts, its FastFile channels read-only, and its FileSystemDataSource
+// channels.
 func (p *plan) hostMounts(i int) []hostns.Mount {
 	h := p.hosts[i]
 	ms := []hostns.Mount{{Source: h.paths.Base, Target: optML}}
@@ -73,6 +74,14 @@ func (p *plan) hostMounts(i int) []hostns.Mount {
 	}
 	ms = append(ms, hostns.Mount{Source: p.hostsFile(h), Target: "/etc/hosts"})
 	for _, sc := range p.channels {
+		if sc.fsDir != "" && sc.receives(i) {
+			ms = append(ms, hostns.Mount{
+				Source:   sc.fsDir,
+				Target:   optML + "/input/data/" + sc.spec.ChannelName,
+				ReadOnly: !sc.fsWritable,
+			})
+			continue
+		}
 		if sc.mode == "FastFile" && sc.receives(i) {
 			name := sc.spec.ChannelName
 			ms = append(ms, hostns.Mount{

@@ -30,6 +30,7 @@ type config struct {
 	stdout       io.Writer
 	progress     io.Writer
 	s3Root       string
+	fsRoot       string
 	grace        time.Duration
 	region       string
 	syncInterval time.Duration
@@ -65,6 +66,13 @@ func WithProgress(w io.Writer) Option { return func(c *config) { c.progress = w 
 // s3://bucket/key means <root>/bucket/key (default ./.smtrain/s3). WithStore
 // replaces it.
 func WithS3Root(dir string) Option { return func(c *config) { c.s3Root = dir } }
+
+// WithFileSystemRoot sets the directory that stands for the EFS and FSx for
+// Lustre file systems of FileSystemDataSource channels: the directory
+// DirectoryPath of file system FileSystemId is <root>/<FileSystemId>/<DirectoryPath>
+// (default ./.smtrain/fs). It is mounted as the channel's directory,
+// read-only unless FileSystemAccessMode is rw, as SageMaker mounts it.
+func WithFileSystemRoot(dir string) Option { return func(c *config) { c.fsRoot = dir } }
 
 // WithGracePeriod sets the time between SIGTERM and SIGKILL when a job is
 // stopped (default 120s, as SageMaker).
@@ -182,6 +190,7 @@ func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error)
 		heartbeat:    10 * time.Second,
 		docker:       "docker",
 		s3Root:       filepath.Join(".smtrain", "s3"),
+		fsRoot:       filepath.Join(".smtrain", "fs"),
 		region:       os.Getenv("AWS_REGION"),
 	}
 	for _, o := range opts {
@@ -240,9 +249,15 @@ func validate(spec job.Spec, cfg config) *job.ValidationError {
 		v.Add("ResourceConfig.InstanceCount", "a local run supports at most %d hosts, got %d", maxHosts, rc.InstanceCount)
 	}
 	for i, c := range spec.InputDataConfig {
+		if fs := c.DataSource.FileSystemDataSource; fs != nil {
+			if m := spec.EffectiveInputMode(c); m != "File" {
+				v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).InputMode", i, c.ChannelName), "a FileSystemDataSource channel is mounted, in File mode only, as on SageMaker; got %s", m)
+			}
+			continue
+		}
 		src := c.DataSource.S3DataSource
 		if src == nil {
-			v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource", i, c.ChannelName), "a local run reads S3DataSource channels only")
+			v.Add(fmt.Sprintf("InputDataConfig[%d] (%s).DataSource", i, c.ChannelName), "a local run reads S3DataSource and FileSystemDataSource channels only")
 			continue
 		}
 		field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3DataType", i, c.ChannelName)

@@ -146,6 +146,7 @@ func (r *run) run(ctx context.Context) (job.Result, error) {
 			fmt.Fprintf(os.Stderr, "smtrain local: %s: %s\n", p.spec.TrainingJobName, msg)
 		}
 	}
+	r.reportNoEffect()
 	a := newAttempts(p.spec, p.cfg, r.start)
 	r.res.EnableManagedSpotTraining = p.spec.EnableManagedSpotTraining
 	if p.container {

@@ -33,6 +33,10 @@ type stagedChannel struct {
 	// A ManifestFile channel: the manifest's prefix and each file's S3 URI.
 	prefix s3uri.URI
 	uris   []string
+	// A FileSystemDataSource channel: the directory standing for the file
+	// system's, mounted as the channel, read-only unless fsWritable.
+	fsDir      string
+	fsWritable bool
 }
 
 // planChannels resolves every channel's data and decides which host gets
@@ -42,9 +46,20 @@ type stagedChannel struct {
 func (p *plan) planChannels(ctx context.Context, v *job.ValidationError) []stagedChannel {
 	var out []stagedChannel
 	for i, c := range p.spec.InputDataConfig {
+		sc := stagedChannel{spec: c, mode: p.spec.EffectiveInputMode(c)}
+		if fs := c.DataSource.FileSystemDataSource; fs != nil {
+			field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.FileSystemDataSource", i, c.ChannelName)
+			dir, err := fileSystemDir(p.cfg.fsRoot, *fs)
+			if err != nil {
+				v.Add(field, "%v", err)
+				continue
+			}
+			sc.fsDir, sc.fsWritable = dir, fs.FileSystemAccessMode == "rw"
+			out = append(out, p.dealFiles(sc))
+			continue
+		}
 		src := c.DataSource.S3DataSource
 		field := fmt.Sprintf("InputDataConfig[%d] (%s).DataSource.S3DataSource.S3Uri", i, c.ChannelName)
-		sc := stagedChannel{spec: c, mode: p.spec.EffectiveInputMode(c)}
 		if src.S3DataType == "ManifestFile" {
 			if err := p.planManifest(ctx, &sc); err != nil {
 				v.Add(field, "%v", err)
@@ -100,6 +115,9 @@ func (p *plan) planChannels(ctx context.Context, v *job.ValidationError) []stage
 // its files.
 func (p *plan) dealFiles(sc stagedChannel) stagedChannel {
 	src := sc.spec.DataSource.S3DataSource
+	if src == nil { // a file system: every host mounts it
+		src = &job.S3DataSource{}
+	}
 	for i, h := range p.hosts {
 		if len(src.InstanceGroupNames) == 0 || slices.Contains(src.InstanceGroupNames, h.group) {
 			sc.hosts = append(sc.hosts, i)
@@ -224,13 +242,17 @@ func (p *plan) channelsFor(hi int) channels.Set {
 			continue
 		}
 		c := sc.spec
+		var dist string
+		if src := c.DataSource.S3DataSource; src != nil {
+			dist = src.S3DataDistributionType
+		}
 		// Empty fields are written with SageMaker's defaults by channels.
 		set[c.ChannelName] = channels.Channel{
 			Name:               c.ChannelName,
 			Dir:                filepath.Join(h.paths.InputData, c.ChannelName),
 			Mode:               channels.Mode(sc.mode),
 			ContentType:        c.ContentType,
-			S3DistributionType: c.DataSource.S3DataSource.S3DataDistributionType,
+			S3DistributionType: dist,
 			RecordWrapperType:  c.RecordWrapperType,
 			CompressionType:    c.CompressionType,
 			Index:              n,
@@ -263,6 +285,9 @@ func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 	h := p.hosts[hi]
 	dataDir := h.paths.InputData
 	name := sc.spec.ChannelName
+	if sc.fsDir != "" {
+		return p.mountFileSystem(sc, filepath.Join(dataDir, name))
+	}
 	idx := sc.filesFor(hi)
 	if err := writeFileAtomic(filepath.Join(dataDir, name+"-manifest"), sc.manifest(idx)); err != nil {
 		return err
@@ -293,6 +318,56 @@ func (p *plan) stageChannel(hi int, sc *stagedChannel) error {
 		}
 	}
 	return nil
+}
+
+// mountFileSystem makes the directory standing for a FileSystemDataSource
+// channel's file system the channel's directory dir, as SageMaker mounts
+// it: read-only unless its access mode is rw. Containers and namespaced
+// hosts get it through a mount of their own (containerMounts, hostMounts);
+// a plain process host gets a bind mount as root, else a symbolic link
+// (which cannot make it read-only).
+func (p *plan) mountFileSystem(sc *stagedChannel, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if p.container || p.ns {
+		return nil
+	}
+	if os.Geteuid() == 0 {
+		mount := bindReadOnly
+		if sc.fsWritable {
+			mount = bind
+		}
+		if err := mount(sc.fsDir, dir); err == nil {
+			p.addMount(dir)
+			return nil
+		}
+	}
+	if err := os.Remove(dir); err != nil {
+		return err
+	}
+	return os.Symlink(sc.fsDir, dir)
+}
+
+// fileSystemDir is the directory standing for fs's DirectoryPath under
+// root: root/<FileSystemId>/<DirectoryPath>, which must be a directory.
+func fileSystemDir(root string, fs job.FileSystemDataSource) (string, error) {
+	if fs.FileSystemId == "" || strings.ContainsAny(fs.FileSystemId, `/\`) || fs.FileSystemId == "." || fs.FileSystemId == ".." {
+		return "", fmt.Errorf("FileSystemId: want a file system id like fs-0123456789abcdef0, got %q", fs.FileSystemId)
+	}
+	rel := strings.TrimPrefix(path.Clean("/"+fs.DirectoryPath), "/")
+	if slices.Contains(strings.Split(fs.DirectoryPath, "/"), "..") {
+		return "", fmt.Errorf("DirectoryPath: %q climbs out of the file system", fs.DirectoryPath)
+	}
+	abs, err := filepath.Abs(filepath.Join(root, fs.FileSystemId, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", err
+	}
+	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+		return "", fmt.Errorf("%s %s:%s stands for the directory %s here, which is not a directory (set the file system root with --fs-root): %v",
+			fs.FileSystemType, fs.FileSystemId, fs.DirectoryPath, abs, err)
+	}
+	return abs, nil
 }
 
 // stageReadOnly stages a FastFile channel into dir (see stageChannel).
