@@ -97,3 +97,28 @@ func TestDescribeJSONOfAnAnswer(t *testing.T) {
 		"    \"SomeNewMember\": {\n        \"x\": [\n            1.0,\n            2\n        ]\n    }\n}\n", got)
 	assert.Error(t, job.Result{Answer: json.RawMessage(`[1]`)}.WriteJSON(io.Discard))
 }
+
+// FuzzResultJSON: whatever JSON a result is read from, reading what
+// WriteJSON writes of it gives the same result.
+func FuzzResultJSON(f *testing.F) {
+	f.Add([]byte(`{"TrainingJobName":"j","TrainingJobStatus":"Completed","CreationTime":1700000000.5,"SecondaryStatusTransitions":[{"Status":"Completed","StartTime":1700000001}],"ExitCodes":{"algo-1":0}}`))
+	f.Add([]byte(`{"TrainingJobName":"j","CreationTime":"2026-01-02T03:04:05.678Z","FinalMetricDataList":[{"MetricName":"m","Value":1e-5,"Timestamp":1}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r job.Result
+		if err := json.Unmarshal(data, &r); err != nil {
+			return
+		}
+		var b strings.Builder
+		if err := r.WriteJSON(&b); err != nil {
+			t.Fatalf("WriteJSON: %v", err)
+		}
+		var back job.Result
+		if err := json.Unmarshal([]byte(b.String()), &back); err != nil {
+			t.Fatalf("reading back %s: %v", b.String(), err)
+		}
+		var again strings.Builder
+		if err := back.WriteJSON(&again); err != nil || again.String() != b.String() {
+			t.Fatalf("not stable: %s\nthen %s (%v)", b.String(), again.String(), err)
+		}
+	})
+}

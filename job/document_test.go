@@ -259,3 +259,20 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseRequest: reading a Python-SDK-shaped job file and writing
+// its request, what submit and local do once per job.
+func BenchmarkParseRequest(b *testing.B) {
+	b.SetBytes(int64(len(pythonSDKJob)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := Parse([]byte(pythonSDKJob))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.TrainingJobName = "renamed" // a rewrite, as submit's --base-name
+		if _, err := s.Request(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
