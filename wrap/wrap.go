@@ -31,7 +31,17 @@
 //     <URL>/<TRAINING_JOB_NAME>/output/intermediate/<relative path> (the
 //     toolkit's layout; see package outputsync for what is uploaded when),
 //     and once more after the program ends (at most SMTRAIN_FLUSH_TIMEOUT,
-//     default 2m).
+//     default 2m);
+//   - with the toolkits' distribution hyperparameters, on the hosts of the
+//     distribution groups, it launches the program across the hosts: MPI
+//     (sagemaker_mpi_enabled; smdistributed dataparallel's mpirun line for
+//     sagemaker_distributed_dataparallel_enabled and
+//     sagemaker_pytorch_ddp_enabled), where the first host runs mpirun
+//     with the toolkit's command line and the others run sshd until it
+//     reports the outcome, which they exit with; or torchrun on every host
+//     (sagemaker_torch_distributed_enabled). Each MPI rank runs through
+//     "train exec-rank PROGRAM ARGS", which gives it its own host's
+//     variables; see the README for the whole protocol.
 //
 // The exit code is the program's own (128+signal when killed), 127 for a
 // program that does not exist, 126 for one that cannot be executed, pip's
@@ -47,7 +57,11 @@
 // hyperparameters as --name=value, for programs using Go's flag package);
 // SMTRAIN_LOG_FORMAT=json (log as JSON); SMTRAIN_FLUSH_TIMEOUT (the bound of
 // the intermediate output's last upload); with WithUploader, AWS_REGION or
-// SAGEMAKER_REGION and S3_ENDPOINT_URL.
+// SAGEMAKER_REGION and S3_ENDPOINT_URL; for a distributed launch
+// SMTRAIN_HOST_WAIT (how long the hosts wait for each other, default 15m),
+// SMTRAIN_SSH_DIR and SMTRAIN_SSH_PORT (ssh of the job's own instead of
+// the image's), RUN_NEURON_PARALLEL_COMPILE and SM_DLC_TORCH_VERSION (as
+// the toolkit reads them).
 //
 // As PID 1 (a container without an init), Main reaps every child of the
 // process, orphans included.
