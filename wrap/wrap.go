@@ -48,7 +48,9 @@
 // code when pip install fails, 1 for other bad input (no program named, a
 // bad submit directory, a broken /opt/ml tree), 2 (with the usage) for an
 // argument other than "train", 3 when the host names do not resolve,
-// 128+signal when stopped before the program started.
+// 128+signal when stopped before the program started. A worker of an MPI
+// launch exits with the leader's mpirun's code, 3 when the hosts do not
+// meet within SMTRAIN_HOST_WAIT or the leader goes away during the run.
 //
 // Variables read besides the contract's: SAGEMAKER_BASE_DIR (default
 // /opt/ml); SM_STUDIO_LOCAL_MODE=true (do not wait for host names);
