@@ -59,6 +59,14 @@ func (p *plan) planSSH(ctx context.Context) error {
 	if p.container || len(p.hosts) < 2 || !launchesOverSSH(p.spec.HyperParameters) {
 		return nil
 	}
+	if !p.ns {
+		// Without namespaces every host has this machine's hostname and
+		// its own tree elsewhere than /opt/ml: Open MPI cannot tell the
+		// hosts' ranks apart (their shared-memory segments collide), and
+		// the ranks mpirun starts on another host look for the leader's
+		// directories.
+		return fmt.Errorf("the hyperparameters launch over MPI, which needs process hosts in namespaces of their own (named algo-N, with /opt/ml), and they have none here (%s): run the job's image as containers (--image)", p.nsWhy)
+	}
 	if _, err := exec.LookPath("ssh-keygen"); err != nil {
 		return fmt.Errorf("the hyperparameters launch over MPI, whose process hosts need ssh: %w (Debian/Ubuntu: apt-get install openssh-client openssh-server)", err)
 	}

@@ -42,6 +42,9 @@ func TestPlanSSH(t *testing.T) {
 	assert.Nil(t, p.sshEnv(), "no MPI, no ssh")
 
 	p.spec.HyperParameters = map[string]string{"sagemaker_mpi_enabled": "true"}
+	p.nsWhy = "SMTRAIN_NO_NAMESPACES=1"
+	assert.ErrorContains(t, p.planSSH(t.Context()), "needs process hosts in namespaces of their own (named algo-N, with /opt/ml), and they have none here (SMTRAIN_NO_NAMESPACES=1)")
+	p.ns = true
 	require.NoError(t, p.planSSH(t.Context()))
 	dir := filepath.Join(p.jobDir, "ssh")
 	assert.Equal(t, []string{wrap.SSHDirVar + "=" + dir, wrap.SSHPortVar + "=" + p.sshPort}, p.sshEnv())
