@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -381,24 +380,8 @@ func TestPythonRequirements(t *testing.T) {
 	assert.NotContains(t, errOut.String(), "unreachable")
 }
 
-// buf is a bytes.Buffer safe for the concurrent writes of the two
-// output streams and the logger.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuf is the shared goroutine-safe buffer.
+type syncBuf = testenv.Buffer
 
 // quiet are options that keep a test's output out of the log.
 func quiet() []wrap.Option {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/cli"
+	"github.com/sagemaker-go/training/internal/testenv"
 )
 
 // binary is the smtrain-sagemaker built for the tests that run it.
@@ -293,32 +293,8 @@ func TestInterruptWhileCreating(t *testing.T) {
 // An endpoint that accepts connections and never answers ends each command
 // within a bound, with an error naming it.
 func TestSilentEndpointCommands(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	defer func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 	newFakeSageMaker(t)
-	silent := "http://" + ln.Addr().String()
+	silent := "http://" + testenv.SilentServer(t)
 	for _, tc := range []struct {
 		args    []string
 		service string

@@ -8,10 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sagemaker-go/training/internal/testenv"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -229,25 +230,6 @@ while [ "$n" -lt 10 ]; do sleep 0.1; n=$((n+1)); echo "$n" > "$ck/.n.tmp"; mv "$
 	assert.FileExists(t, filepath.Join(dir, "ckpt", "n"), "the checkpoints are in the S3Uri's directory")
 }
 
-// lockedBuffer is a bytes.Buffer written by a process's copier and read by
-// the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestLocalInterruptStopsThenKills: the first SIGINT stops the job with
 // SIGTERM and the grace period, a second one kills the hosts at once, and
 // the job ends Stopped (exit 3) long before the grace period.
@@ -269,7 +251,7 @@ func TestLocalInterruptStopsThenKills(t *testing.T) {
 	require.NoError(t, os.WriteFile(jobFile, b, 0o644))
 
 	cmd := exec.Command(smtrainBinary(t), "local", "-f", jobFile, "--quiet", "--grace", "5m")
-	var out lockedBuffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })

@@ -234,23 +234,8 @@ func startTrain(t *testing.T, cmd *exec.Cmd) (rest func() string) {
 	return func() string { <-done; return b.String() + stderr.String() }
 }
 
-// syncBuffer is a bytes.Buffer that may be read while a command writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer is the shared goroutine-safe buffer.
+type syncBuffer = testenv.Buffer
 
 const saveOnTerm = `trap 'echo saved > "$SM_MODEL_DIR/saved"; echo "terminated, saved" >&2; exit 0' TERM
 echo ready

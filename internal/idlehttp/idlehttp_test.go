@@ -9,47 +9,17 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sagemaker-go/training/internal/testenv"
 )
 
-// Silent is a TCP server that accepts connections and never answers; it
-// returns its address and closes every connection when the test ends.
-func silent(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c) // takes the request, never answers
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 func TestSilentEndpointEndsTheCall(t *testing.T) {
-	addr := silent(t)
+	addr := testenv.SilentServer(t)
 	c := Client(200 * time.Millisecond)
 	start := time.Now()
 	resp, err := c.Post("http://"+addr+"/path?X=1", "application/json", strings.NewReader("{}"))

@@ -135,6 +135,29 @@ func writeU4(b *strings.Builder, r rune) {
 	b.WriteByte(hexDigits[r&0xF])
 }
 
+// writeEscapedASCII writes the escape json.dumps gives the ASCII byte c:
+// \" \\ \n \r \t \b \f, else \u00XX.
+func writeEscapedASCII(b *strings.Builder, c byte) {
+	switch c {
+	case '"':
+		b.WriteString(`\"`)
+	case '\\':
+		b.WriteString(`\\`)
+	case '\n':
+		b.WriteString(`\n`)
+	case '\r':
+		b.WriteString(`\r`)
+	case '\t':
+		b.WriteString(`\t`)
+	case '\b':
+		b.WriteString(`\b`)
+	case '\f':
+		b.WriteString(`\f`)
+	default:
+		writeU4(b, rune(c))
+	}
+}
+
 func appendJSONString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 	start := 0
@@ -146,24 +169,7 @@ func appendJSONString(b *strings.Builder, s string) {
 		}
 		b.WriteString(s[start:i])
 		if c < utf8.RuneSelf {
-			switch c {
-			case '"':
-				b.WriteString(`\"`)
-			case '\\':
-				b.WriteString(`\\`)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case '\t':
-				b.WriteString(`\t`)
-			case '\b':
-				b.WriteString(`\b`)
-			case '\f':
-				b.WriteString(`\f`)
-			default:
-				writeU4(b, rune(c))
-			}
+			writeEscapedASCII(b, c)
 			i++
 			start = i
 			continue

@@ -115,24 +115,7 @@ func appendJSONStringUTF8(b *strings.Builder, s string) {
 			continue
 		}
 		b.WriteString(s[start:i])
-		switch c {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		default:
-			writeU4(b, rune(c))
-		}
+		writeEscapedASCII(b, c)
 		i++
 		start = i
 	}

@@ -251,22 +251,8 @@ func runJob(t *testing.T, s job.Spec, opts ...Option) (job.Result, string) {
 	return res, out.String()
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe buffer.
+type syncBuffer = testenv.Buffer
 
 type model struct {
 	Weights  []float64 `json:"weights"`

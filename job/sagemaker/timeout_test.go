@@ -6,14 +6,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,46 +19,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/idlehttp"
+	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/job/sagemaker"
 )
-
-// silentServer accepts connections, reads what is sent, and never
-// answers. It returns its URL; every connection is closed when the test
-// ends.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // Every call of submit, describe, stop, logs, the uploads and the model
 // download ends, within a bound, with an error naming the endpoint that
 // did not answer.
 func TestSilentEndpointsAreNamed(t *testing.T) {
-	silent := silentServer(t)
+	silent := "http://" + testenv.SilentServer(t)
 	f := newFakeAWS(t)
 	testCredentials(t)
 	const idle = 300 * time.Millisecond
