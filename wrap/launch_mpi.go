@@ -373,18 +373,29 @@ func (x *wrapper) gather(ctx context.Context, l launch, ln net.Listener, workers
 			}
 			log.Info("worker ready", "worker", r.w.host)
 		case <-ctx.Done():
-			var missing []string
+			var silent, noLogin []string
+			mu.Lock()
 			for _, h := range workers {
-				if pending[h] {
-					missing = append(missing, h)
+				switch {
+				case pending[h] && claimed[h]:
+					noLogin = append(noLogin, h)
+				case pending[h]:
+					silent = append(silent, h)
 				}
 			}
-			err := fmt.Errorf("%s: no word from the train of %s within %s (%s): did it start, and can it reach %s port %s?",
-				l.kind, strings.Join(missing, ", "), wait, HostWaitVar, l.leader, handshakePort)
-			if context.Cause(ctx) != context.DeadlineExceeded {
-				err = context.Cause(ctx)
+			mu.Unlock()
+			if len(silent) > 0 {
+				errs = append(errs, fmt.Errorf("%s: no word from the train of %s within %s (%s): did it start, and can it reach %s port %s?",
+					l.kind, strings.Join(silent, ", "), wait, HostWaitVar, l.leader, handshakePort))
 			}
-			return conns, failure.Platform(errors.Join(append(errs, err)...))
+			if len(noLogin) > 0 {
+				errs = append(errs, fmt.Errorf("%s: the sshd of %s, ready, never accepted a login within %s (%s)",
+					l.kind, strings.Join(noLogin, ", "), wait, HostWaitVar))
+			}
+			if context.Cause(ctx) != context.DeadlineExceeded {
+				errs = []error{context.Cause(ctx)}
+			}
+			return conns, failure.Platform(errors.Join(errs...))
 		}
 	}
 	if len(errs) > 0 {
