@@ -18,15 +18,19 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync"
 
 	"github.com/sagemaker-go/training/channels/internal/readbuf"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is made at the first checksum, not when the program starts:
+// every program linking the package (smtrain, each host's init) would pay
+// for it at every start.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // Mask returns the masked CRC-32C of data, as stored in a TFRecord.
 func Mask(data []byte) uint32 {
-	c := crc32.Checksum(data, castagnoli)
+	c := crc32.Checksum(data, castagnoli())
 	return ((c >> 15) | (c << 17)) + 0xa282ead8
 }
 

@@ -18,8 +18,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/hostns"
 	"github.com/sagemaker-go/training/internal/proc"
 	"github.com/sagemaker-go/training/internal/testenv"
+	"github.com/sagemaker-go/training/job/local"
 )
 
 // writeJobFile writes a job file into dir: a one-host process job named
@@ -119,6 +121,32 @@ func (w *watched) waitFor(t *testing.T, want ...string) {
 	}
 }
 
+// fsPath is dir as mountinfo's root field names it: the path inside the
+// file system that holds dir.
+func fsPath(dir string) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return dir
+	}
+	best, root := "", ""
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == "/" || dir == f[4] || strings.HasPrefix(dir, f[4]+"/")) && len(f[4]) >= len(best) {
+			best, root = f[4], f[3]
+		}
+	}
+	if best == "" {
+		return dir
+	}
+	return filepath.Join(root, strings.TrimPrefix(dir, best))
+}
+
+// namespaced reports whether process hosts get namespaces here.
+func namespaced(t *testing.T) bool {
+	_, err := hostns.Probe(t.TempDir())
+	return err == nil && os.Getenv(local.NoNamespacesVar) != "1"
+}
+
 // processesWithMark lists the processes whose environment holds kv.
 func processesWithMark(kv string) []string {
 	var pids []string
@@ -132,7 +160,7 @@ func processesWithMark(kv string) []string {
 	return pids
 }
 
-// mountsUnder lists the mount points under dir.
+// mountsUnder lists the mount points under dir on this machine.
 func mountsUnder(t *testing.T, dir string) []string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)
@@ -140,6 +168,28 @@ func mountsUnder(t *testing.T, dir string) []string {
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
 			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// namespacesWith lists the processes in a host's mount namespace of a job
+// under dir: one whose /opt/ml is bound from there. (Other namespaces made
+// meanwhile may hold copies of the job's mounts on this machine: those are
+// not the job's.)
+func namespacesWith(dir string) []string {
+	dir = fsPath(dir)
+	var out []string
+	infos, _ := filepath.Glob("/proc/[0-9]*/mountinfo")
+	for _, info := range infos {
+		b, err := os.ReadFile(info)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && f[4] == "/opt/ml" && strings.HasPrefix(f[3], dir+"/") {
+				out = append(out, filepath.Base(filepath.Dir(info)))
+			}
 		}
 	}
 	return out
@@ -213,6 +263,9 @@ func TestLocalCommandKilledLeavesNothing(t *testing.T) {
 			w := startSmtrain(t, tmp, "local", "-f", jobFile)
 			w.waitFor(t, "[algo-1] ready", "[algo-2] ready")
 			require.NotEmpty(t, processesWithMark(mark))
+			if namespaced(t) {
+				require.NotEmpty(t, namespacesWith(tmp), "the hosts' namespaces mount their trees")
+			}
 			if os.Geteuid() == 0 {
 				require.NotEmpty(t, mountsUnder(t, tmp), "as root FastFile channels are mounts on this machine")
 			}
@@ -239,10 +292,11 @@ func TestLocalCommandKilledLeavesNothing(t *testing.T) {
 				next.copied.Wait()
 				assert.Regexp(t, fmt.Sprintf(`smtrain local: killed: an earlier run \(pid %d\) ended without cleaning up; removed (.*; )?job directory %s/smtrain-killed-\d+\n`, w.cmd.Process.Pid, tmp), next.String())
 				if os.Geteuid() == 0 {
-					assert.Contains(t, next.String(), "; mounts "+tmp+"/smtrain-killed-")
+					assert.Contains(t, next.String(), "removed mounts "+tmp+"/smtrain-killed-")
 				}
 			}
 			assert.Empty(t, mountsUnder(t, tmp))
+			assert.Empty(t, namespacesWith(tmp), "no host namespace is left")
 			assert.Empty(t, leftIn(t, tmp), "no temporary directory, no run record")
 			assert.Empty(t, processesWithMark(mark))
 		})

@@ -22,12 +22,13 @@ import (
 //
 //	go test -run '^$' -bench LocalStart -benchtime 20x ./cmd/smtrain
 //
-// SMTRAIN_TEST_BIN names another smtrain executable to measure (an older
-// build, to compare).
+// SMTRAIN_TEST_BIN names another smtrain executable to measure instead;
+// SMTRAIN_COMPARE_BIN one to measure beside it, run for run in turn (so
+// that a busy machine weighs on both alike), reported as old-ms-*.
 func BenchmarkLocalStart(b *testing.B) {
 	for _, n := range []int{1, 2, 16} {
 		b.Run(fmt.Sprintf("process/hosts=%d", n), func(b *testing.B) {
-			benchLocalStart(b, n, map[string]any{"Program": []string{"sh", "-c", "echo ready"}}, nil)
+			benchLocalStart(b, n, map[string]any{"Program": []string{"sh", "-c", "echo ready"}})
 		})
 	}
 	b.Run("container/hosts=2", func(b *testing.B) {
@@ -36,12 +37,15 @@ func BenchmarkLocalStart(b *testing.B) {
 			"TrainingInputMode":   "File",
 			"TrainingImage":       img,
 			"ContainerEntrypoint": []string{"sh", "-c", "echo ready"},
-		}}, nil)
+		}})
 	})
 }
 
-func benchLocalStart(b *testing.B, hosts int, fields map[string]any, env []string) {
-	bin := smtrainBinary(b)
+func benchLocalStart(b *testing.B, hosts int, fields map[string]any) {
+	bins := []string{smtrainBinary(b)}
+	if old := os.Getenv("SMTRAIN_COMPARE_BIN"); old != "" {
+		bins = append(bins, old)
+	}
 	dir := b.TempDir()
 	spec := map[string]any{
 		"TrainingJobName":        fmt.Sprintf("start-bench-%d-%d", hosts, os.Getpid()),
@@ -61,42 +65,59 @@ func benchLocalStart(b *testing.B, hosts int, fields map[string]any, env []strin
 	if err := os.WriteFile(jobFile, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	var first, all []float64
+	first, all, cpu := make([][]float64, len(bins)), make([][]float64, len(bins)), make([][]float64, len(bins))
 	for b.Loop() {
-		cmd := exec.Command(bin, "local", "-f", jobFile, "--quiet")
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		seen := map[string]bool{}
-		sc := bufio.NewScanner(out)
-		var lines []string
-		for sc.Scan() {
-			line := sc.Text()
-			lines = append(lines, line)
-			if !strings.HasPrefix(line, "[algo-") || !strings.HasSuffix(line, "] ready") {
-				continue
-			}
-			ms := float64(time.Since(start).Microseconds()) / 1000
-			if len(seen) == 0 {
-				first = append(first, ms)
-			}
-			seen[line] = true
-			if len(seen) == hosts {
-				all = append(all, ms)
-			}
-		}
-		if err := cmd.Wait(); err != nil || len(seen) != hosts {
-			b.Fatalf("smtrain local: %v; %d of %d hosts printed:\n%s", err, len(seen), hosts, strings.Join(lines, "\n"))
+		for i, bin := range bins {
+			f, a, c := startOnce(b, bin, jobFile, hosts)
+			first[i], all[i], cpu[i] = append(first[i], f), append(all[i], a), append(cpu[i], c)
 		}
 	}
-	b.ReportMetric(median(first), "ms-first")
-	b.ReportMetric(median(all), "ms-all")
+	b.ReportMetric(median(first[0]), "ms-first")
+	b.ReportMetric(median(all[0]), "ms-all")
+	b.ReportMetric(median(cpu[0]), "ms-cpu")
+	if len(bins) > 1 {
+		b.ReportMetric(median(first[1]), "old-ms-first")
+		b.ReportMetric(median(all[1]), "old-ms-all")
+		b.ReportMetric(median(cpu[1]), "old-ms-cpu")
+	}
+}
+
+// startOnce runs smtrain local once and returns the milliseconds from its
+// start to the first host's line and to the last host's first line, and
+// the CPU time of the whole run (smtrain and the processes it waited for).
+func startOnce(b *testing.B, bin, jobFile string, hosts int) (first, all, cpu float64) {
+	cmd := exec.Command(bin, "local", "-f", jobFile, "--quiet")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(out)
+	var lines []string
+	for sc.Scan() {
+		line := sc.Text()
+		lines = append(lines, line)
+		if !strings.HasPrefix(line, "[algo-") || !strings.HasSuffix(line, "] ready") {
+			continue
+		}
+		ms := float64(time.Since(start).Microseconds()) / 1000
+		if len(seen) == 0 {
+			first = ms
+		}
+		seen[line] = true
+		if len(seen) == hosts {
+			all = ms
+		}
+	}
+	if err := cmd.Wait(); err != nil || len(seen) != hosts {
+		b.Fatalf("%s local: %v; %d of %d hosts printed:\n%s", bin, err, len(seen), hosts, strings.Join(lines, "\n"))
+	}
+	ps := cmd.ProcessState
+	return first, all, float64((ps.UserTime() + ps.SystemTime()).Microseconds()) / 1000
 }
 
 func median(v []float64) float64 {

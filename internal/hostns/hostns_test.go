@@ -62,6 +62,26 @@ func marked(mark string) []string {
 	return pids
 }
 
+// TestProbeStartsAHost: the probe's slow path (what it does where this is
+// not unconfined root) starts a host that sets itself up; as any user who
+// may have namespaces it succeeds.
+func TestProbeStartsAHost(t *testing.T) {
+	support(t)
+	probeMu.Lock()
+	done, res, perr := probeDone, probeRes, probeErr
+	probeDone = false
+	probeMu.Unlock()
+	defer func() {
+		probeMu.Lock()
+		probeDone, probeRes, probeErr = done, res, perr
+		probeMu.Unlock()
+	}()
+	probeSlow = true
+	defer func() { probeSlow = false }()
+	_, err := Probe(t.TempDir())
+	require.NoError(t, err)
+}
+
 func mark(t *testing.T) string {
 	return fmt.Sprintf("HOSTNS_TEST=%s-%d", t.Name(), time.Now().UnixNano())
 }
@@ -75,7 +95,10 @@ func TestHostSeesItsTree(t *testing.T) {
 	require.NoError(t, os.WriteFile(hosts, []byte("127.9.9.3 algo-3\n"), 0o644))
 	ckpt := t.TempDir()
 	_, optMLBefore := os.Stat("/opt/ml")
+	// Mount points whose nearest existing directory is the root, and /opt
+	// (as /opt/ml is where /opt has no ml).
 	top := fmt.Sprintf("/smtrain-hostns-test-%d", os.Getpid())
+	underOpt := fmt.Sprintf("/opt/smtrain-hostns-test-%d", os.Getpid())
 	prog := `set -e
 hostname
 cat /opt/ml/hello
@@ -83,6 +106,7 @@ grep algo-3 /etc/hosts
 tr "\\0" " " < /proc/1/cmdline; echo
 if touch /opt/ml/input/data/fast/x 2>/dev/null; then echo fast writable; else echo fast read-only; fi
 echo saved > "$CKPT/ckpt"
+cmp "$CKPT/ckpt" "$CKPT2/ckpt"
 touch /opt/ml/model-file
 ls /opt | grep -c . >/dev/null
 `
@@ -91,11 +115,12 @@ ls /opt | grep -c . >/dev/null
 		Mounts: []Mount{
 			{Source: tree, Target: "/opt/ml"},
 			{Source: ckpt, Target: top + "/checkpoints"},
+			{Source: ckpt, Target: underOpt + "/checkpoints"},
 			{Source: hosts, Target: "/etc/hosts", ReadOnly: true},
 			{Source: filepath.Join(tree, "input", "data", "fast"), Target: "/opt/ml/input/data/fast", ReadOnly: true},
 		},
 		Argv: []string{"/bin/sh", "-c", prog},
-		Env:  []string{"PATH=/usr/bin:/bin", "CKPT=" + top + "/checkpoints"},
+		Env:  []string{"PATH=/usr/bin:/bin", "CKPT=" + top + "/checkpoints", "CKPT2=" + underOpt + "/checkpoints"},
 		Dir:  "/opt/ml",
 	})
 	require.Equal(t, 0, code, out)
@@ -105,8 +130,10 @@ ls /opt | grep -c . >/dev/null
 	require.NoError(t, err)
 	assert.Equal(t, "saved\n", string(b))
 	// Nothing was made on this machine.
-	_, err = os.Stat(top)
-	assert.ErrorIs(t, err, os.ErrNotExist)
+	for _, p := range []string{top, underOpt} {
+		_, err = os.Stat(p)
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	}
 	_, optMLAfter := os.Stat("/opt/ml")
 	assert.Equal(t, optMLBefore == nil, optMLAfter == nil, "/opt/ml on this machine is as it was")
 	mounts, err := os.ReadFile("/proc/self/mountinfo")

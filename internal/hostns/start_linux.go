@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -136,6 +137,9 @@ func (p *Proc) Kill() {
 	}
 }
 
+// probeSlow makes Probe start its host even as unconfined root (tests).
+var probeSlow bool
+
 var (
 	probeMu   sync.Mutex
 	probeDone bool
@@ -180,6 +184,10 @@ func Probe(scratch string) (Support, error) {
 		}
 		return nil
 	}
+	if unconfinedRoot() && !probeSlow {
+		probeDone = true // nothing can refuse: no process to start
+		return probeRes, nil
+	}
 	var errs []string
 	if os.Geteuid() == 0 {
 		err := try(false)
@@ -204,6 +212,46 @@ func Probe(scratch string) (Support, error) {
 	errs = append(errs, why)
 	probeDone, probeErr = true, errors.New(strings.Join(errs, "; "))
 	return probeRes, probeErr
+}
+
+// unconfinedRoot reports whether this process is root with every power
+// over namespaces and mounts: CAP_SYS_ADMIN in this machine's own user
+// namespace, no seccomp filter, no LSM confinement. Hosts then get their
+// namespaces for certain, and Probe starts nothing. Anywhere else (inside a
+// container, under an AppArmor or SELinux profile, not root) Probe tries.
+func unconfinedRoot() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	var capEff uint64
+	seccomp := "?"
+	for line := range strings.SplitSeq(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "CapEff":
+			capEff, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		case "Seccomp":
+			seccomp = strings.TrimSpace(v)
+		}
+	}
+	const capSysAdmin = 21
+	if capEff&(1<<capSysAdmin) == 0 || seccomp != "0" {
+		return false
+	}
+	uidMap, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil || strings.Join(strings.Fields(string(uidMap)), " ") != "0 0 4294967295" {
+		return false // a user namespace of a container
+	}
+	label, err := os.ReadFile("/proc/self/attr/current")
+	if err != nil {
+		return errors.Is(err, syscall.EINVAL) || errors.Is(err, os.ErrNotExist) // no LSM
+	}
+	l := strings.TrimRight(string(label), "\x00\n")
+	return l == "" || l == "unconfined" || strings.Contains(l, ":unconfined_t:")
 }
 
 // userNSHint names the kernel setting that keeps user namespaces from

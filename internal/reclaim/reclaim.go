@@ -1,17 +1,18 @@
 // Package reclaim keeps nothing of a local run alive after the run: it
-// records what the run makes on this machine (its job directory, host
-// processes, containers, networks, mounts), and when the run's process
-// dies without undoing them (kill -9, a crash) a watchdog process removes
-// them; whatever a crash of both leaves, the next run removes, saying so.
+// records what the run makes on this machine (its job directory,
+// containers, networks, mounts, unfinished files), and when the run's
+// process dies without undoing them (kill -9, a crash) a watchdog process
+// removes them; whatever a crash of both leaves, the next run removes,
+// saying so. (Host processes need no record: each dies with the run.)
 // It also holds one lock per job name, so that a second run of a job
 // while one runs is refused, as SageMaker refuses a second job of one name.
 //
 // The records live in a directory of this user's (reclaim-<uid> under
 // os.TempDir, mode 0700): <job>.lock, locked with flock(2) for as long as
 // the run or its watchdog lives, and <job>.json, the record. The watchdog
-// is this same executable, started again by the package's init function
-// when a marker variable is set, so any binary linking the package has
-// one.
+// waits as a shell and, if the run dies, executes this same program again:
+// the package's init function does the cleaning when a marker variable is
+// set, so any binary linking the package has a watchdog.
 package reclaim
 
 import (
@@ -40,9 +41,6 @@ type Record struct {
 	// at the end). A kept directory only loses its FIFOs.
 	Dir       string `json:"dir,omitempty"`
 	RemoveDir bool   `json:"remove_dir,omitempty"`
-	// Hosts are host processes, each killed (SIGKILL) if it still runs
-	// (the same process: its start time is compared).
-	Hosts []Proc `json:"hosts,omitempty"`
 	// Containers and Networks are removed with Docker, the docker CLI.
 	Docker     string   `json:"docker,omitempty"`
 	Containers []string `json:"containers,omitempty"`
@@ -52,13 +50,6 @@ type Record struct {
 	// TempIn are directories where the run writes files through a
 	// temporary name (atomicfile): such temporaries are removed.
 	TempIn []string `json:"temp_in,omitempty"`
-}
-
-// Proc is a process, told apart from a later one with the same id by its
-// start time (field 22 of /proc/PID/stat).
-type Proc struct {
-	PID   int    `json:"pid"`
-	Start uint64 `json:"start"`
 }
 
 // Dir is where the records of this user's runs are.
@@ -103,6 +94,7 @@ type Run struct {
 func Begin(job string, report io.Writer) (*Run, error) {
 	dir := Dir()
 	Sweep(report)
+	var waited time.Duration
 	for attempt := 0; ; attempt++ {
 		if err := makeDir(dir); err != nil {
 			return nil, err
@@ -127,18 +119,25 @@ func Begin(job string, report io.Writer) (*Run, error) {
 					re.Watchdog = rec.Watchdog
 				}
 			}
+			if re.Watchdog != 0 && waited < watchdogWait {
+				// The run died; its watchdog is removing what it left.
+				if waited == 0 && report != nil {
+					fmt.Fprintf(report, "smtrain local: %s: waiting for the watchdog (pid %d) of a run that died (pid %d) to finish cleaning up\n", job, re.Watchdog, re.PID)
+				}
+				time.Sleep(watchdogPoll)
+				waited += watchdogPoll
+				attempt = 0
+				continue
+			}
 			return nil, re
 		}
 		if !samePath(f, lockPath) && attempt < 10 {
 			f.Close() // removed by a sweep between the open and the lock
 			continue
 		}
-		r := &Run{dir: dir, lock: f, rec: Record{Job: job, PID: os.Getpid()}}
-		if err := r.save(); err != nil {
-			r.End()
-			return nil, err
-		}
-		return r, nil
+		// The record is written by Watch, once there is something to
+		// remove.
+		return &Run{dir: dir, lock: f, rec: Record{Job: job, PID: os.Getpid()}}, nil
 	}
 }
 
@@ -193,18 +192,6 @@ func (r *Run) Update(change func(*Record)) error {
 	defer r.mu.Unlock()
 	change(&r.rec)
 	return r.save()
-}
-
-// AddHosts records host processes.
-func (r *Run) AddHosts(pids ...int) error {
-	if len(pids) == 0 {
-		return nil
-	}
-	return r.Update(func(rec *Record) {
-		for _, pid := range pids {
-			rec.Hosts = append(rec.Hosts, Proc{pid, startTime(pid)})
-		}
-	})
 }
 
 // End ends the run after its caller undid everything recorded: the record
@@ -270,16 +257,9 @@ func readRecord(path string) (Record, error) {
 // Clean undoes what rec records, and returns what it removed, each
 // described for a person.
 func (rec Record) Clean() []string {
+	// Host processes are not recorded: each dies with the run's process
+	// (its init has a parent-death signal and a pipe from it).
 	var done []string
-	var hosts []string
-	for _, h := range rec.Hosts {
-		if h.Start != 0 && startTime(h.PID) == h.Start && syscall.Kill(h.PID, syscall.SIGKILL) == nil {
-			hosts = append(hosts, fmt.Sprint(h.PID))
-		}
-	}
-	if len(hosts) > 0 {
-		done = append(done, "host processes "+strings.Join(hosts, ", "))
-	}
 	if len(rec.Containers) > 0 || len(rec.Networks) > 0 {
 		done = append(done, removeDocker(rec)...)
 	}
@@ -388,29 +368,28 @@ func makeWritable(root string) {
 	})
 }
 
-// alive reports whether process pid exists.
+// alive reports whether process pid runs (a zombie does not).
 func alive(pid int) bool {
-	return pid > 0 && (syscall.Kill(pid, 0) == nil || syscall.Kill(pid, 0) == syscall.EPERM)
-}
-
-// startTime is field 22 of /proc/PID/stat, 0 when unknown.
-func startTime(pid int) uint64 {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
+		return false
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return true // no /proc to tell
 	}
 	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0
-	}
-	var v uint64
-	fmt.Sscan(f[19], &v)
-	return v
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
 // dockerTimeout bounds each docker command of a cleanup.
 const dockerTimeout = time.Minute
+
+// Begin waits up to watchdogWait for the watchdog of a run that died to
+// finish removing what that run left, looking every watchdogPoll.
+const (
+	watchdogWait = 3 * dockerTimeout
+	watchdogPoll = 20 * time.Millisecond
+)

@@ -57,7 +57,8 @@ func TestSweep(t *testing.T) {
 	alive, err := Begin("alive", nil)
 	require.NoError(t, err)
 	defer alive.End()
-	write(Record{Job: "dead", PID: 999999, Dir: jobDir, RemoveDir: true, TempIn: []string{out}, Hosts: []Proc{{PID: 999999, Start: 1}}})
+	require.NoError(t, alive.Update(func(*Record) {}))
+	write(Record{Job: "dead", PID: 999999, Dir: jobDir, RemoveDir: true, TempIn: []string{out}})
 	write(Record{Job: "dead-kept", PID: 999998, Dir: kept})
 
 	var report bytes.Buffer

@@ -33,8 +33,16 @@ func init() {
 	}
 }
 
-// Watch starts the run's watchdog. Its messages go to stderr.
-func (r *Run) Watch(stderr *os.File) error {
+// The watchdog proper: its fd 3 is the pipe (at its end when the shell
+// ran it), fd 4 the lock.
+
+// Watch applies change to the record, starts the run's watchdog and writes
+// the record. The watchdog's messages go to stderr.
+//
+// The watchdog waits as a shell (/bin/sh, a few hundred kilobytes and
+// a millisecond to start) that reads the pipe; only when the run died
+// does it execute this program (fd 5, opened here) to clean up.
+func (r *Run) Watch(stderr *os.File, change func(*Record)) error {
 	if r == nil {
 		return nil
 	}
@@ -43,15 +51,25 @@ func (r *Run) Watch(stderr *os.File) error {
 		return err
 	}
 	defer rd.Close()
+	exe, err := os.Open("/proc/self/exe")
+	if err != nil {
+		wr.Close()
+		return fmt.Errorf("watchdog: %w", err)
+	}
+	defer exe.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"smtrain-watchdog", r.recordPath()},
 		Env:        append(os.Environ(), markerVar+"="+markerValue), // PATH, DOCKER_HOST, ... for the docker CLI
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{rd, r.lock},
+		ExtraFiles: []*os.File{rd, r.lock, exe},
 		// Its own session: a Ctrl-C or a hang-up of the terminal does not
 		// reach it, and the run's death does not take it along.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if _, err := os.Stat(shell); err == nil {
+		cmd.Path = shell
+		cmd.Args = []string{"smtrain-watchdog", "-c", waitScript, "smtrain-watchdog", r.recordPath()}
 	}
 	if err := cmd.Start(); err != nil {
 		wr.Close()
@@ -61,8 +79,19 @@ func (r *Run) Watch(stderr *os.File) error {
 	r.mu.Lock()
 	r.life = wr
 	r.mu.Unlock()
-	return r.Update(func(rec *Record) { rec.Watchdog = cmd.Process.Pid })
+	return r.Update(func(rec *Record) {
+		change(rec)
+		rec.Watchdog = cmd.Process.Pid
+	})
 }
+
+// shell runs waitScript: it waits for the run to end, exits if the run
+// said doneMsg, and otherwise executes this program (fd 5) as the
+// watchdog proper, with the pipe at its end.
+const (
+	shell      = "/bin/sh"
+	waitScript = `IFS= read -r x <&3; [ "$x" = ` + doneMsg + ` ] && exit 0; exec /proc/self/fd/5 "$1"`
+)
 
 func watchdog(recPath string) int {
 	// Nor a closed stderr (the run's reader gone with it) stops it.

@@ -101,5 +101,3 @@ func (pr *procHost) stop(grace time.Duration) {
 
 // kill kills everything of the host at once.
 func (pr *procHost) kill() { pr.hp.Kill() }
-
-func (pr *procHost) pid() int { return pr.hp.Pid() }

@@ -56,5 +56,3 @@ func (pr *procHost) stop(grace time.Duration) {
 }
 
 func (pr *procHost) kill() { proc.SignalGroup(pr.pgid, syscall.SIGKILL) }
-
-func (pr *procHost) pid() int { return pr.pgid }

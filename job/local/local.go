@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sagemaker-go/training/job"
@@ -158,8 +159,9 @@ type plan struct {
 	ns         bool       // process hosts run in namespaces of their own
 	userNS     bool       // inside a user namespace
 	nsWhy      string     // why process hosts have no namespaces
-	sshDir     string     // process hosts launching over ssh: the job's keys
-	sshPort    string     // and the port of every host's sshd
+	nsProbe    func() (hostns.Support, error)
+	sshDir     string // process hosts launching over ssh: the job's keys
+	sshPort    string // and the port of every host's sshd
 	reg        *reclaim.Run
 
 	// The outputs synced while the hosts run (nil: none).
@@ -348,19 +350,19 @@ func prepare(ctx context.Context, spec job.Spec, cfg config) (*plan, error) {
 		v.Add("", "%v", err) // it names the job directory
 		return nil, fmt.Errorf("invalid job: %w", v)
 	}
+	if !p.container {
+		p.probeNamespaces() // meanwhile the rest is prepared
+	}
 	if !p.localS3() {
 		p.outDir = filepath.Join(p.jobDir, ".output") // written here, then uploaded
 	}
 	// From here on a watchdog removes what the run makes, should this
 	// process die without doing it.
-	err = reg.Update(func(r *reclaim.Record) {
+	err = reg.Watch(os.Stderr, func(r *reclaim.Record) {
 		r.Dir, r.RemoveDir = p.jobDir, p.tempDir && !cfg.keep
 		r.Docker = cfg.docker
 		r.TempIn = []string{p.outDir}
 	})
-	if err == nil {
-		err = reg.Watch(os.Stderr)
-	}
 	if err != nil {
 		p.cleanup()
 		return nil, err
@@ -405,15 +407,33 @@ func (p *plan) addMount(dir string) {
 // addresses, the tree is $SAGEMAKER_BASE_DIR).
 const NoNamespacesVar = "SMTRAIN_NO_NAMESPACES"
 
-// decideNamespaces finds out whether process hosts get namespaces of their
-// own; where not, their names are their loopback addresses.
-func (p *plan) decideNamespaces() error {
-	if err := os.MkdirAll(p.nsScratch(), 0o700); err != nil {
-		return fmt.Errorf("job directory: %w", err)
+// probeNamespaces starts finding out whether process hosts get namespaces
+// of their own here; decideNamespaces takes the answer.
+func (p *plan) probeNamespaces() {
+	type answer struct {
+		s   hostns.Support
+		err error
 	}
+	c := make(chan answer, 1)
+	p.nsProbe = sync.OnceValues(func() (hostns.Support, error) { a := <-c; return a.s, a.err })
 	if os.Getenv(NoNamespacesVar) == "1" {
-		p.nsWhy = NoNamespacesVar + "=1"
-	} else if s, err := hostns.Probe(p.nsScratch()); err != nil {
+		c <- answer{err: errors.New(NoNamespacesVar + "=1")}
+		return
+	}
+	if err := os.MkdirAll(p.nsScratch(), 0o700); err != nil {
+		c <- answer{err: err}
+		return
+	}
+	go func() {
+		s, err := hostns.Probe(p.nsScratch())
+		c <- answer{s, err}
+	}()
+}
+
+// decideNamespaces takes probeNamespaces' answer; without namespaces,
+// process hosts' names are their loopback addresses.
+func (p *plan) decideNamespaces() error {
+	if s, err := p.nsProbe(); err != nil {
 		p.nsWhy = err.Error()
 	} else {
 		p.ns, p.userNS = true, s.UserNS
@@ -533,6 +553,9 @@ func (p *plan) attemptDir() string {
 
 // cleanup undoes mounts and removes the job directory unless it is kept.
 func (p *plan) cleanup() {
+	if p.nsProbe != nil {
+		p.nsProbe() // the probe uses the job directory
+	}
 	for i := len(p.mounts) - 1; i >= 0; i-- {
 		unmount(p.mounts[i])
 	}

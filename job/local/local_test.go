@@ -185,6 +185,46 @@ func assertClean(t *testing.T, tmp, kept string, res job.Result) {
 			}
 		}
 	}
+	// No host's mount namespace is left: none has the job's tree at
+	// /opt/ml. (Other namespaces made meanwhile, by other runs or
+	// containers, may hold copies of the job's mounts on this machine until
+	// they end: those are not the job's.)
+	infos, _ := filepath.Glob("/proc/[0-9]*/mountinfo")
+	for _, info := range infos {
+		b, err := os.ReadFile(info)
+		if err != nil {
+			continue // the process has exited
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == "/opt/ml" {
+				for _, dir := range []string{tmp, kept} {
+					if dir != "" && strings.HasPrefix(f[3], fsPath(dir)+"/") {
+						t.Errorf("a host's mount namespace is left (%s): %s", info, l)
+					}
+				}
+			}
+		}
+	}
+}
+
+// fsPath is dir as mountinfo's root field names it: the path inside the
+// file system that holds dir.
+func fsPath(dir string) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return dir
+	}
+	best, root := "", ""
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == "/" || dir == f[4] || strings.HasPrefix(dir, f[4]+"/")) && len(f[4]) >= len(best) {
+			best, root = f[4], f[3]
+		}
+	}
+	if best == "" {
+		return dir
+	}
+	return filepath.Join(root, strings.TrimPrefix(dir, best))
 }
 
 // childrenOf lists the processes whose parent is pid.

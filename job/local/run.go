@@ -17,7 +17,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
 	"github.com/sagemaker-go/training/job"
@@ -469,7 +468,9 @@ func (p *plan) writeHostsFile(h *host) error {
 	if mine, err := os.ReadFile("/etc/hosts"); err == nil {
 		b.Write(mine)
 	}
-	return atomicfile.Write(p.hostsFile(h), []byte(b.String()), 0o644)
+	// A new file in a new directory, read only by the host: written once,
+	// not synced (the job directory does not outlive a crash of the machine).
+	return os.WriteFile(p.hostsFile(h), []byte(b.String()), 0o644)
 }
 
 // startFeeders starts one Pipe-mode feeder per Pipe channel and host.

@@ -118,13 +118,6 @@ func (r *run) attempt(ctx context.Context, a *attempts) (outcome, error) {
 		r.setState(i, "running", 0)
 		go func() { exits <- exit{i, hp.wait()} }()
 	}
-	var pids []int
-	for _, hp := range procs {
-		if ph, ok := hp.(*procHost); ok {
-			pids = append(pids, ph.pid())
-		}
-	}
-	p.reg.AddHosts(pids...)
 
 	var syncWG sync.WaitGroup
 	syncStop := make(chan struct{})
