@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/internal/safetar"
 	"github.com/sagemaker-go/training/wrap"
 )
@@ -55,7 +56,7 @@ func (p *plan) planCode(ctx context.Context) (*localCode, error) {
 		}
 		c.quoted = true
 	}
-	if !strings.HasPrefix(c.uri, "file://") && !strings.HasPrefix(c.uri, "s3://") {
+	if sc := s3uri.SchemeOf(c.uri); sc != s3uri.File && sc != s3uri.S3 {
 		return nil, nil
 	}
 	src, err := p.fetch(ctx, c.uri)
