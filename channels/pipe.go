@@ -149,13 +149,3 @@ func (p *pipeReader) Close() error {
 	}
 	return err
 }
-
-// PipeSize returns the capacity of the pipe under r, when r is an open
-// Pipe epoch on Linux (0 otherwise); for tests and measurements.
-func PipeSize(r io.Reader) int {
-	p, ok := r.(*pipeReader)
-	if !ok {
-		return 0
-	}
-	return pipeSize(p.f)
-}
