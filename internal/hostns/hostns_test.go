@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -206,4 +207,36 @@ func TestHostKillAndSignal(t *testing.T) {
 			assert.Empty(t, marked(m), "nothing of the host is left")
 		})
 	}
+}
+
+// TestAsAnotherUser runs this package's tests again as nobody (65534):
+// hosts then get their namespaces inside a user namespace. It needs root
+// to change user.
+func TestAsAnotherUser(t *testing.T) {
+	if os.Getenv("HOSTNS_TEST_AS_NOBODY") != "" {
+		t.Skip("running as nobody already")
+	}
+	testenv.NeedRoot(t)
+	// Not t.TempDir: its parent is closed to other users.
+	dir, err := os.MkdirTemp("", "hostns-nobody-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	self, err := os.Executable()
+	require.NoError(t, err)
+	bin := filepath.Join(dir, "hostns.test")
+	data, err := os.ReadFile(self)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, data, 0o755))
+	tmp := filepath.Join(dir, "tmp")
+	require.NoError(t, os.Mkdir(tmp, 0o755))
+	require.NoError(t, os.Chown(tmp, 65534, 65534))
+	cmd := exec.Command(bin, "-test.run", "^(TestHostSeesItsTree|TestHostEndsWithItsProgram|TestHostKillAndSignal|TestProbeStartsAHost)$", "-test.v", "-test.count=1")
+	cmd.Dir = tmp
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + tmp, "HOME=" + tmp, "HOSTNS_TEST_AS_NOBODY=1", testenv.StrictVar + "=" + os.Getenv(testenv.StrictVar)}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestHostSeesItsTree")
+	assert.NotContains(t, string(out), "--- SKIP", "%s", out)
 }
