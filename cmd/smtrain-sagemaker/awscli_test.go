@@ -91,10 +91,8 @@ func TestSubmitSendsWhatTheAWSCLISends(t *testing.T) {
 // prints byte for byte what `aws sagemaker describe-training-job` prints,
 // timestamps included, whatever the time zone.
 func TestDescribeJSONIsWhatTheAWSCLIPrints(t *testing.T) {
-	testenv.Need(t, "aws", "go")
-	bin := filepath.Join(t.TempDir(), "smtrain-sagemaker")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	testenv.Need(t, "aws")
+	bin := binary(t)
 	f := newFakeSageMaker(t)
 	g := apimodeltest.New(13)
 	g.Omit = 0.1
