@@ -265,7 +265,7 @@ func (rec Record) Clean() []string {
 	}
 	var mounts []string
 	for _, m := range slices.Backward(rec.Mounts) {
-		if mounted(m) && syscall.Unmount(m, syscall.MNT_DETACH) == nil {
+		if mounted(m) && unmount(m) == nil {
 			mounts = append(mounts, m)
 		}
 	}

@@ -177,12 +177,19 @@ type plan struct {
 // (WithInstanceFailures) start it again on fresh hosts from its
 // checkpoints, within MaxWaitTimeInSeconds and RetryStrategy.
 //
+// On Linux each process host runs in namespaces of its own where the
+// machine allows (see the README's "Process hosts"); nothing of a run
+// outlives it: its hosts die with this process, and a watchdog process
+// removes what it made on this machine (containers, mounts, its temporary
+// directory) should this process die first, or else the next Run does.
+//
 // Bad input (an invalid spec, a URI outside the S3 root, a missing data
 // path or program, a name or address clash, no container engine, a job
-// directory that cannot be made) is a *job.ValidationError listing every
-// problem, returned before anything starts. Once the hosts run, the outcome
-// is in job.Result.TrainingJobStatus and the error is nil unless the
-// machinery itself failed.
+// directory that cannot be made, a run of the same job name running on
+// this machine) is a *job.ValidationError listing every problem, returned
+// before anything starts. Once the hosts run, the outcome is in
+// job.Result.TrainingJobStatus and the error is nil unless the machinery
+// itself failed.
 func Run(ctx context.Context, spec job.Spec, opts ...Option) (job.Result, error) {
 	cfg := config{
 		stdout:       os.Stdout,
