@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -171,7 +172,8 @@ func (x *wrapper) launchMPI(ctx context.Context, l launch, program []string, pk 
 			}
 			defer ln.Close()
 		}
-		if server, err = x.startSSHD(ctx, ssh, os.Getenv(env.BaseDirVar)); err != nil {
+		confDir := filepath.Join(x.env.Paths.Base, filepath.Dir(rankEnvFile))
+		if server, err = x.startSSHD(ctx, ssh, confDir, os.Getenv(env.BaseDirVar)); err != nil {
 			return err
 		}
 		defer server.stop()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sagemaker-go/training/failure"
+	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
 // Variables that set up ssh for a distributed launch where the image's
@@ -76,7 +77,6 @@ func (s sshSetup) clientArgs() []string {
 type sshd struct {
 	cmd        *exec.Cmd
 	done       chan struct{}
-	tmp        string
 	addr, port string
 }
 
@@ -85,7 +85,11 @@ type sshd struct {
 // address. With the image's set-up it uses the image's configuration,
 // creating the privilege separation directory and host keys where the
 // image has none, as the Python toolkit's help asks images to.
-func (x *wrapper) startSSHD(ctx context.Context, s sshSetup, base string) (*sshd, error) {
+//
+// With SMTRAIN_SSH_DIR its configuration is written in confDir (the host's
+// .smtrain directory under its tree, which goes with the host), with
+// SetEnv SAGEMAKER_BASE_DIR=base when base is not empty.
+func (x *wrapper) startSSHD(ctx context.Context, s sshSetup, confDir, base string) (*sshd, error) {
 	bin := "/usr/sbin/sshd"
 	if _, err := os.Stat(bin); err != nil {
 		p, lerr := exec.LookPath("sshd")
@@ -100,14 +104,11 @@ func (x *wrapper) startSSHD(ctx context.Context, s sshSetup, base string) (*sshd
 	d := &sshd{done: make(chan struct{}), addr: s.addr, port: s.port}
 	argv := []string{bin, "-D", "-e"}
 	if s.dir != "" {
-		tmp, err := os.MkdirTemp("", "smtrain-sshd-")
-		if err != nil {
+		conf := filepath.Join(confDir, "sshd_config")
+		if err := os.MkdirAll(confDir, 0o700); err != nil {
 			return nil, failure.Platform(err)
 		}
-		d.tmp = tmp
-		conf := filepath.Join(tmp, "sshd_config")
-		if err := os.WriteFile(conf, []byte(sshdConfig(s, base)), 0o600); err != nil {
-			os.RemoveAll(tmp)
+		if err := atomicfile.Write(conf, []byte(sshdConfig(s, base)), 0o600); err != nil {
 			return nil, failure.Platform(err)
 		}
 		argv = append(argv, "-f", conf)
@@ -131,7 +132,6 @@ func (x *wrapper) startSSHD(ctx context.Context, s sshSetup, base string) (*sshd
 	// for sshd; train stops it itself.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
-		d.removeTemp()
 		return nil, failure.Client(fmt.Errorf("start sshd: %w", err))
 	}
 	go func() { d.cmd.Wait(); close(d.done) }()
@@ -267,13 +267,6 @@ func (d *sshd) stop() {
 	case <-time.After(5 * time.Second):
 		d.cmd.Process.Kill()
 		<-d.done
-	}
-	d.removeTemp()
-}
-
-func (d *sshd) removeTemp() {
-	if d.tmp != "" {
-		os.RemoveAll(d.tmp)
 	}
 }
 

@@ -46,7 +46,7 @@ func TestSSHDSessions(t *testing.T) {
 
 	s := sshSetup{dir: dir, port: port, addr: addr}
 	x := &wrapper{cfg: config{log: slog.New(slog.NewTextHandler(io.Discard, nil)), stderr: io.Discard}}
-	d, err := x.startSSHD(t.Context(), s, "")
+	d, err := x.startSSHD(t.Context(), s, t.TempDir(), "")
 	require.NoError(t, err)
 	defer d.stop()
 
