@@ -34,6 +34,8 @@ hp = json.load(open(ml + "/input/config/hyperparameters.json"))
 rc = json.load(open(ml + "/input/config/resourceconfig.json"))
 me = socket.gethostname()
 assert me == rc["current_host"], (me, rc)
+socket.gethostbyname("localhost")
+socket.gethostbyname(os.environ["MACHINE"])  # this machine's own name
 assert "SAGEMAKER_BASE_DIR" not in os.environ
 train = open(ml + "/input/data/train/data.csv").read()
 try:
@@ -81,6 +83,9 @@ func TestLocalCustomProgramOnNamedHosts(t *testing.T) {
 	s := localSpec(t, "ns-custom", "python3", "-c", customProgram)
 	s.ResourceConfig.InstanceCount = 2
 	s.HyperParameters = map[string]string{"port_offset": "7", "optimizer": "adam"}
+	machine, err := os.Hostname()
+	require.NoError(t, err)
+	s.Environment = map[string]string{"MACHINE": machine}
 	s.InputDataConfig = []job.Channel{channel("train", "file://"+data, "FastFile")}
 	s.CheckpointConfig = &job.CheckpointConfig{S3Uri: "file://" + ckpt, LocalPath: "/smtrain-test-checkpoints"}
 	res, out := runJob(t, s)
@@ -106,7 +111,7 @@ func TestLocalCustomProgramOnNamedHosts(t *testing.T) {
 		require.NoError(t, err, "the checkpoint written at LocalPath is synced")
 		assert.Equal(t, "state of "+me, string(b))
 	}
-	_, err := os.Stat("/smtrain-test-checkpoints")
+	_, err = os.Stat("/smtrain-test-checkpoints")
 	assert.ErrorIs(t, err, os.ErrNotExist, "LocalPath exists inside the hosts only")
 	assertClean(t, tmp, "", res)
 }
@@ -132,4 +137,12 @@ cp "$b/input/config/resourceconfig.json" "$b/model/rc-$(basename "$b").json"`
 	require.Len(t, files, 2)
 	assert.Regexp(t, `"current_host": ?"127\.\d+\.\d+\.2"`, string(files["rc-algo-2.json"]))
 	assertClean(t, tmp, "", res)
+}
+
+func TestNamesHost(t *testing.T) {
+	text := []byte("127.0.0.1 localhost\n# 10.0.0.1 commented\n10.0.0.2\tweb web.example # primary\n")
+	assert.True(t, namesHost(text, "web"))
+	assert.True(t, namesHost(text, "web.example"))
+	assert.False(t, namesHost(text, "commented"))
+	assert.False(t, namesHost(text, "10.0.0.2"))
 }

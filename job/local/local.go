@@ -159,6 +159,7 @@ type plan struct {
 	ns         bool       // process hosts run in namespaces of their own
 	userNS     bool       // inside a user namespace
 	nsWhy      string     // why process hosts have no namespaces
+	hostsText  string     // namespaced process hosts' /etc/hosts
 	nsProbe    func() (hostns.Support, error)
 	sshDir     string // process hosts launching over ssh: the job's keys
 	sshPort    string // and the port of every host's sshd

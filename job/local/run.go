@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -455,22 +456,46 @@ func (p *plan) hostPath(h *host, path string) string {
 	return filepath.Join(h.paths.Base, strings.TrimPrefix(path, "/opt/ml/"))
 }
 
-// writeHostsFile writes host h's /etc/hosts: every host's name at its
-// loopback address, localhost, then this machine's /etc/hosts (which may
-// name this machine).
+// writeHostsFile writes host h's /etc/hosts (hostsText, the same for every
+// host; each gets its own copy, which it may change).
 func (p *plan) writeHostsFile(h *host) error {
+	if p.hostsText == "" {
+		p.hostsText = p.makeHostsText()
+	}
+	// A new file in a new directory, read only by the host: written once,
+	// not synced (the job directory does not outlive a crash of the machine).
+	return os.WriteFile(p.hostsFile(h), []byte(p.hostsText), 0o644)
+}
+
+// makeHostsText is the hosts' /etc/hosts: every host's name at its
+// loopback address, localhost, this machine's name (at 127.0.1.1, as
+// Debian names it, unless this machine's /etc/hosts names it), then this
+// machine's /etc/hosts.
+func (p *plan) makeHostsText() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# /etc/hosts of %s in job %s (smtrain local): the job's hosts, then this machine's /etc/hosts\n", h.label, p.spec.TrainingJobName)
+	fmt.Fprintf(&b, "# /etc/hosts of the hosts of job %s (smtrain local): the job's hosts, localhost, this machine's name, then this machine's /etc/hosts\n", p.spec.TrainingJobName)
 	for _, o := range p.hosts {
 		fmt.Fprintf(&b, "%s\t%s\n", o.addr, o.label)
 	}
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	if mine, err := os.ReadFile("/etc/hosts"); err == nil {
-		b.Write(mine)
+	mine, _ := os.ReadFile("/etc/hosts")
+	if name, err := os.Hostname(); err == nil && name != "" && !namesHost(mine, name) {
+		fmt.Fprintf(&b, "127.0.1.1\t%s\n", name)
 	}
-	// A new file in a new directory, read only by the host: written once,
-	// not synced (the job directory does not outlive a crash of the machine).
-	return os.WriteFile(p.hostsFile(h), []byte(b.String()), 0o644)
+	b.Write(mine)
+	return b.String()
+}
+
+// namesHost reports whether the hosts file text maps name.
+func namesHost(text []byte, name string) bool {
+	for line := range strings.SplitSeq(string(text), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) > 1 && slices.Contains(f[1:], name) {
+			return true
+		}
+	}
+	return false
 }
 
 // startFeeders starts one Pipe-mode feeder per Pipe channel and host.
