@@ -125,11 +125,13 @@ func processSpec(t testing.TB, name string) job.Spec {
 	return s
 }
 
-// toolkitHyperparameters are the Python toolkit's own MPI test's
-// (test/functional/test_mpi.py), as its SDK sends them (JSON-encoded),
-// with its code (toolkit/launcher.sh running script.py, unchanged).
-func toolkitHyperparameters(t *testing.T) map[string]string {
-	dir, err := filepath.Abs("toolkit")
+// gatherHyperparameters are those of the Python toolkit's MPI functional
+// test (two hosts, custom MPI option -verbose, interface eth0), as its SDK
+// sends them (JSON-encoded), for the same test program: gather/launcher.sh,
+// a shell entry point running "python gather.py", an mpi4py gather checked
+// on rank 0 and saved to the model directory.
+func gatherHyperparameters(t *testing.T) map[string]string {
+	dir, err := filepath.Abs("gather")
 	require.NoError(t, err)
 	return map[string]string{
 		"sagemaker_mpi_enabled":            "true",
@@ -174,11 +176,11 @@ func TestContainers(t *testing.T) {
 		exampletest.NoLeftovers(t, name)
 	})
 
-	t.Run("toolkit test", func(t *testing.T) {
-		name := "example-mpi-toolkit"
+	t.Run("gather test", func(t *testing.T) {
+		name := "example-mpi-gather"
 		s := exampletest.Load(t, ".", name)
 		s.AlgorithmSpecification.TrainingImage = img
-		s.HyperParameters = toolkitHyperparameters(t)
+		s.HyperParameters = gatherHyperparameters(t)
 		res, out := exampletest.Run(t, s, local.WithImage())
 		checkGatherFile(t, res)
 		assert.Contains(t, out, "--host algo-1,algo-2 -np 2 ")
@@ -204,14 +206,14 @@ func TestProcesses(t *testing.T) {
 		exampletest.NoProcessLeftovers(t, res)
 	})
 
-	t.Run("toolkit test", func(t *testing.T) {
+	t.Run("gather test", func(t *testing.T) {
 		needProcessMPI(t)
 		s, err := job.Load("process.json")
 		require.NoError(t, err)
-		s.TrainingJobName = "example-mpi-toolkit-processes"
+		s.TrainingJobName = "example-mpi-gather-processes"
 		s.Program = []string{train(t)}
-		s.HyperParameters = toolkitHyperparameters(t)
-		// The hosts' interface is lo; the toolkit's test names eth0, which
+		s.HyperParameters = gatherHyperparameters(t)
+		// The hosts' interface is lo; the test names eth0, which
 		// is a container's.
 		s.HyperParameters["sagemaker_network_interface_name"] = `"lo"`
 		// python, run by launcher.sh, is Debian's, with mpi4py.
@@ -226,7 +228,7 @@ func TestProcesses(t *testing.T) {
 	})
 }
 
-// checkGatherFile reads result.json, which the toolkit's script.py writes
+// checkGatherFile reads result.json, which gather.py writes
 // on rank 0: the gathered ranks.
 func checkGatherFile(t *testing.T, res job.Result) {
 	t.Helper()
