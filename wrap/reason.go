@@ -8,6 +8,7 @@ import (
 
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/entry"
+	"github.com/sagemaker-go/training/internal/proc"
 )
 
 // reasoner is an error with its own failure file text.
@@ -30,7 +31,7 @@ type exitError struct {
 func (e *exitError) Error() string {
 	what := fmt.Sprintf("%s: %s exited with code %d", e.Class, boundedCommand(e.Argv), e.Code)
 	if e.Signal != 0 {
-		what = fmt.Sprintf("%s: %s was killed by %v (exit code %d)", e.Class, boundedCommand(e.Argv), e.Signal, e.Code)
+		what = fmt.Sprintf("%s: %s was killed by %s (exit code %d)", e.Class, boundedCommand(e.Argv), proc.SigName(e.Signal), e.Code)
 	}
 	return what
 }
@@ -45,7 +46,7 @@ func (e *exitError) reason() string {
 	case e.Signal == syscall.SIGKILL || e.Code == 137:
 		extra = "OutOfMemory: Process killed by SIGKILL (signal 9)"
 	case e.Signal != 0:
-		extra = fmt.Sprintf("Process killed by %v (signal %d)", e.Signal, int(e.Signal))
+		extra = fmt.Sprintf("Process killed by %s (signal %d)", proc.SigName(e.Signal), int(e.Signal))
 	}
 	if e.Note != "" {
 		if extra != "" {

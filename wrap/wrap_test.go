@@ -428,6 +428,12 @@ func TestBadProgram(t *testing.T) {
 		r := readFailure(t, e)
 		assert.True(t, strings.HasPrefix(r, "ExecuteUserScriptError:\nExitCode 137\nErrorMessage \"dying\"\nExtraInfo \"OutOfMemory: Process killed by SIGKILL (signal 9)\"\nCommand \"/bin/sh "), "%q", r)
 	})
+	t.Run("killed by SIGTERM from elsewhere", func(t *testing.T) {
+		e := writeTree(t, nil, "run.sh", nil, map[string]string{"run.sh": "echo going >&2; kill -TERM $$\n"})
+		assert.Equal(t, 143, runMain(t, quiet()...))
+		r := readFailure(t, e)
+		assert.Contains(t, r, "ExitCode 143\nErrorMessage \"going\"\nExtraInfo \"Process killed by SIGTERM (signal 15)\"", "%q", r)
+	})
 	t.Run("keeps a failure file the program wrote", func(t *testing.T) {
 		e := writeTree(t, nil, "run.sh", nil, map[string]string{"run.sh": "echo 'my own reason' > /dev/null; printf 'custom reason' > \"$SM_OUTPUT_DIR/failure\"; exit 4\n"})
 		assert.Equal(t, 4, runMain(t, quiet()...))

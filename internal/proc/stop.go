@@ -147,15 +147,23 @@ func (s *Stops) Supervise(ctx context.Context, finished <-chan struct{}, grace t
 	}
 }
 
-// SigName names SIGTERM and SIGINT the way logs and failure files do.
+// sigNames are the signals a program is commonly ended by, under the
+// names logs, shells and failure files use.
+var sigNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGSEGV: "SIGSEGV", syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM",
+	syscall.SIGTERM: "SIGTERM",
+}
+
+// SigName names a signal the way logs and failure files do: SIGTERM, not
+// "terminated"; a signal without a name here by its number.
 func SigName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGINT:
-		return "SIGINT"
+	if n, ok := sigNames[s]; ok {
+		return n
 	}
-	return s.String()
+	return fmt.Sprintf("signal %d", int(s))
 }
 
 // SigExitCode is the exit code of a process ended by s: 128 + its number,
