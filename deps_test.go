@@ -69,7 +69,7 @@ const depsRules = `
 
 	# The job description and its two backends.
 	channels, hyperparams, metrics, internal/apimodel, internal/s3uri < job;
-	job, env, wrap, internal/hostns, internal/reclaim, internal/safetar, golang.org/x/sys/unix < job/local;
+	job, internal/entry, internal/hostns, internal/reclaim, internal/safetar, golang.org/x/sys/unix < job/local;
 	AWS, internal/atomicfile, internal/idlehttp, internal/s3uri < internal/s3download;
 	AWS, internal/s3download, outputsync < outputsync/s3sync;
 	AWS, job, outputsync/s3sync, internal/idlehttp, internal/safetar < job/sagemaker;
@@ -86,7 +86,7 @@ const depsRules = `
 	examples/linear/linear, runner < examples/linear;
 	wrap, internal/s3download, outputsync/s3sync < cmd/train;
 	job/local, internal/cli, internal/apimodel < internal/localcmd;
-	job, internal/cli, internal/atomicfile, internal/idlehttp < internal/jobcmd;
+	job, internal/cli, internal/atomicfile < internal/jobcmd;
 	internal/localcmd, internal/jobcmd < cmd/smtrain;
 	job/sagemaker, internal/localcmd, internal/jobcmd < cmd/smtrain-sagemaker;
 `

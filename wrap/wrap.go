@@ -85,6 +85,7 @@ import (
 	"github.com/sagemaker-go/training/failure"
 	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
+	"github.com/sagemaker-go/training/internal/safetar"
 	"github.com/sagemaker-go/training/outputsync"
 )
 
@@ -95,8 +96,8 @@ const DefaultGracePeriod = 100 * time.Second
 
 // Default limits for a sagemaker_submit_directory (WithSubmitLimits).
 const (
-	DefaultSubmitMaxTotal = 10 << 30 // bytes in all files together
-	DefaultSubmitMaxFile  = 5 << 30  // bytes in one file
+	DefaultSubmitMaxTotal = safetar.SubmitMaxTotal // bytes in all files together
+	DefaultSubmitMaxFile  = safetar.SubmitMaxFile  // bytes in one file
 )
 
 // Variables Main reads besides the contract's.

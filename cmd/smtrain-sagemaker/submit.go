@@ -10,7 +10,6 @@ import (
 
 	"github.com/sagemaker-go/training/internal/apimodel"
 	"github.com/sagemaker-go/training/internal/cli"
-	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/sagemaker"
 )
@@ -18,7 +17,7 @@ import (
 // awsFlags are the flags every SageMaker command takes.
 type awsFlags struct{ cli.AWSFlags }
 
-func (a *awsFlags) register(fs *flag.FlagSet) { a.Register(fs, idlehttp.DefaultIdle) }
+func (a *awsFlags) register(fs *flag.FlagSet) { a.Register(fs) }
 
 // stop calls StopTrainingJob after the interrupt sig and waits for the job
 // to end (at most stopTimeout), saying what it does; another interrupt ends

@@ -111,6 +111,11 @@ func ParseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, ok boo
 	}
 }
 
+// DefaultTimeout is the default of --timeout: how long an AWS endpoint may
+// stay silent (internal/idlehttp's DefaultIdle, checked equal by its tests;
+// smtrain does not link that package's HTTP client).
+const DefaultTimeout = 2 * time.Minute
+
 // AWSFlags are the flags of every command that calls AWS.
 type AWSFlags struct {
 	Region, EndpointURL, S3EndpointURL, LogsEndpointURL string
@@ -118,13 +123,13 @@ type AWSFlags struct {
 	Timeout time.Duration
 }
 
-// Register adds the flags to fs; timeout is the default of --timeout.
-func (a *AWSFlags) Register(fs *flag.FlagSet, timeout time.Duration) {
+// Register adds the flags to fs.
+func (a *AWSFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.Region, "region", "", "AWS region (default: AWS_REGION, or the profile's region)")
 	fs.StringVar(&a.EndpointURL, "endpoint-url", "", "SageMaker endpoint URL (default: the region's, or AWS_ENDPOINT_URL_SAGEMAKER)")
 	fs.StringVar(&a.S3EndpointURL, "s3-endpoint-url", "", "S3 endpoint URL for uploads and downloads, path-style (default: AWS_ENDPOINT_URL_S3)")
 	fs.StringVar(&a.LogsEndpointURL, "logs-endpoint-url", "", "CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)")
-	fs.DurationVar(&a.Timeout, "timeout", timeout, "how long an endpoint may stay silent (connecting, answering, sending a body) before the attempt fails")
+	fs.DurationVar(&a.Timeout, "timeout", DefaultTimeout, "how long an endpoint may stay silent (connecting, answering, sending a body) before the attempt fails")
 }
 
 // WarnUnknown writes one line to stderr for each member of the job file

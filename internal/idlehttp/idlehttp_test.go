@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/cli"
 	"github.com/sagemaker-go/training/internal/testenv"
 )
 
@@ -80,4 +81,9 @@ func TestExplainLeavesOtherErrors(t *testing.T) {
 	assert.Same(t, error(refused), Explain("S3", refused))
 	late := Explain("S3", &url.Error{Op: "Get", URL: "http://h/k?x=y", Err: context.DeadlineExceeded})
 	assert.EqualError(t, late, `the S3 endpoint http://h/k did not answer: Get "http://h/k?x=y": context deadline exceeded`)
+}
+
+// The commands' --timeout default is this package's.
+func TestDefaultIdleIsTheCommandsDefault(t *testing.T) {
+	assert.Equal(t, cli.DefaultTimeout, DefaultIdle)
 }

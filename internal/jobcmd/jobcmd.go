@@ -15,7 +15,6 @@ import (
 
 	"github.com/sagemaker-go/training/internal/atomicfile"
 	"github.com/sagemaker-go/training/internal/cli"
-	"github.com/sagemaker-go/training/internal/idlehttp"
 	"github.com/sagemaker-go/training/job"
 )
 
@@ -39,7 +38,7 @@ type Flags struct {
 func Parse(args []string, stderr io.Writer) (f Flags, code int, ok bool) {
 	fs := cli.NewFlagSet("job", usage, stderr)
 	fs.StringVar(&f.Out, "o", "", "write the job file to `FILE` (default: stdout)")
-	f.AWS.Register(fs, idlehttp.DefaultIdle)
+	f.AWS.Register(fs)
 	pos, code, ok := cli.ParseFlags(fs, args)
 	if !ok {
 		return f, code, false

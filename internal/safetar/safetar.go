@@ -25,6 +25,13 @@ import (
 	"github.com/sagemaker-go/training/internal/atomicfile"
 )
 
+// The limits train and the local backend apply to a
+// sagemaker_submit_directory unpacked into a code directory.
+const (
+	SubmitMaxTotal = 10 << 30 // bytes in all files together
+	SubmitMaxFile  = 5 << 30  // bytes in one file
+)
+
 // Options bound what an archive may put in the directory.
 type Options struct {
 	// Links extracts symbolic and hard links whose targets stay inside

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/internal/safetar"
-	"github.com/sagemaker-go/training/wrap"
 )
 
 // submitDirKey is the hyperparameter naming the program's code.
@@ -110,7 +109,7 @@ func (c *localCode) unpack(jobDir string) error {
 	defer root.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
 	magic, _ := br.Peek(512)
-	opt := safetar.Options{Links: true, MaxTotal: wrap.DefaultSubmitMaxTotal, MaxFile: wrap.DefaultSubmitMaxFile, Dir: "code directory"}
+	opt := safetar.Options{Links: true, MaxTotal: safetar.SubmitMaxTotal, MaxFile: safetar.SubmitMaxFile, Dir: "code directory"}
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		_, err = safetar.ExtractGzip(br, root, opt)

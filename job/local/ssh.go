@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/sagemaker-go/training/internal/pyjson"
-	"github.com/sagemaker-go/training/wrap"
 )
 
 // Process hosts share this machine's network and its /root/.ssh, so the
@@ -121,10 +120,18 @@ func (p *plan) freePort(first int) (int, error) {
 	return 0, errors.Join(fmt.Errorf("no port from %d to %d is free on every host's address for its sshd", first, first+99), last)
 }
 
+// The variables that give a process host's train its ssh set-up (train's
+// own names for them: wrap.SSHDirVar and wrap.SSHPortVar, checked equal by
+// the tests, so that smtrain does not link the wrapper).
+const (
+	sshDirVar  = "SMTRAIN_SSH_DIR"
+	sshPortVar = "SMTRAIN_SSH_PORT"
+)
+
 // sshEnv is what a process host's train needs to serve and use ssh.
 func (p *plan) sshEnv() []string {
 	if p.sshDir == "" {
 		return nil
 	}
-	return []string{wrap.SSHDirVar + "=" + p.sshDir, wrap.SSHPortVar + "=" + p.sshPort}
+	return []string{sshDirVar + "=" + p.sshDir, sshPortVar + "=" + p.sshPort}
 }

@@ -59,3 +59,9 @@ func TestPlanSSH(t *testing.T) {
 	auth, _ := os.ReadFile(filepath.Join(dir, "authorized_keys"))
 	assert.Equal(t, pub, auth)
 }
+
+// The names the local backend gives a process host's train are train's.
+func TestSSHVarsAreTrains(t *testing.T) {
+	assert.Equal(t, wrap.SSHDirVar, sshDirVar)
+	assert.Equal(t, wrap.SSHPortVar, sshPortVar)
+}
