@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -27,9 +26,11 @@ func TestPipeServeAndRead(t *testing.T) {
 	for _, tc := range []struct {
 		format, wrapper, want string
 	}{
-		{"lines", "None", "records=3 bytes=12 "},
-		{"raw", "None", "records=1 bytes=12 "},
-		{"recordio", "RecordIO", "records=2 bytes=28 "},
+		{"lines", "None", `^records=3 bytes=12 `},
+		// raw counts reads: one or two, as the feeder's writes of the two
+		// files and the reader's reads meet.
+		{"raw", "None", `^records=[12] bytes=12 `},
+		{"recordio", "RecordIO", `^records=2 bytes=28 `},
 	} {
 		t.Run(tc.format, func(t *testing.T) {
 			d := dir + tc.format
@@ -45,7 +46,7 @@ func TestPipeServeAndRead(t *testing.T) {
 			wg.Wait()
 			assert.Equal(t, 0, rc, errb.String())
 			assert.Equal(t, 0, code, serveErr.String())
-			assert.True(t, strings.HasPrefix(out.String(), tc.want), out.String())
+			assert.Regexp(t, tc.want, out.String())
 		})
 	}
 
