@@ -193,14 +193,15 @@ func processesWith(kv string) []string {
 	return pids
 }
 
-// TestLocalSpotRehearsal runs a managed spot job whose program counts to 10
-// with a checkpoint after each count, interrupted once: the summary shows
+// TestLocalSpotRehearsal runs a managed spot job whose program counts to 30
+// with a checkpoint after each count, interrupted once (after 1.5 s, long
+// enough for its first counts on a loaded machine): the summary shows
 // the attempts and the savings line, the JSON the Interrupted transition.
 func TestLocalSpotRehearsal(t *testing.T) {
 	dir := t.TempDir()
 	program := `ck="${SAGEMAKER_BASE_DIR:-/opt/ml}/checkpoints"; n=$(cat "$ck/n" 2>/dev/null || echo 0); echo "start from $n"
 trap 'exit 143' TERM
-while [ "$n" -lt 10 ]; do sleep 0.1; n=$((n+1)); echo "$n" > "$ck/.n.tmp"; mv "$ck/.n.tmp" "$ck/n"; done; echo "done at $n"`
+while [ "$n" -lt 30 ]; do sleep 0.1; n=$((n+1)); echo "$n" > "$ck/.n.tmp"; mv "$ck/.n.tmp" "$ck/n"; done; echo "done at $n"`
 	spec := map[string]any{
 		"TrainingJobName":           "cli-spot",
 		"AlgorithmSpecification":    map[string]any{"TrainingInputMode": "File"},
@@ -217,16 +218,16 @@ while [ "$n" -lt 10 ]; do sleep 0.1; n=$((n+1)); echo "$n" > "$ck/.n.tmp"; mv "$
 	require.NoError(t, os.WriteFile(file, b, 0o644))
 
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"local", "-f", file, "--interrupt-after", "450ms", "--grace", "2s"}, &stdout, &stderr)
+	code := run([]string{"local", "-f", file, "--interrupt-after", "1500ms", "--grace", "2s"}, &stdout, &stderr)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
 	out := stdout.String()
 	assert.Contains(t, out, "[algo-1] start from 0\n")
-	assert.Regexp(t, `\[algo-1\] start from [1-9]\n`, out, "the second attempt resumes from the checkpoint")
-	assert.Contains(t, out, "[algo-1] done at 10\n")
+	assert.Regexp(t, `\[algo-1\] start from [1-9][0-9]*\n`, out, "the second attempt resumes from the checkpoint")
+	assert.Contains(t, out, "[algo-1] done at 30\n")
 	assert.Contains(t, out, "Training job cli-spot: Completed (Completed)\nModel:")
 	assert.Contains(t, out, "Attempts: 2 (1 interrupted)\n")
 	assert.Regexp(t, `Training seconds: \d+\nBillable seconds: \d+\nManaged Spot Training savings: \d+\.\d%\n`, out)
-	assert.Contains(t, stderr.String(), "Interrupted attempt 1 interrupted after 450ms of training (spot capacity reclaimed): SIGTERM to every host, SIGKILL after 2s; then the checkpoints synced to file://ckpt")
+	assert.Contains(t, stderr.String(), "Interrupted attempt 1 interrupted after 1.5s of training (spot capacity reclaimed): SIGTERM to every host, SIGKILL after 2s; then the checkpoints synced to file://ckpt")
 	assert.FileExists(t, filepath.Join(dir, "ckpt", "n"), "the checkpoints are in the S3Uri's directory")
 }
 
