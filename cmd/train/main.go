@@ -5,8 +5,9 @@
 // as the Python toolkit's train does. See package wrap for what it does and
 // the variables it reads; this command adds Amazon S3: the download of an
 // s3:// sagemaker_submit_directory and the upload of the intermediate output
-// when sagemaker_s3_output is set (AWS_REGION / SAGEMAKER_REGION, and
-// S3_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 for another endpoint).
+// when sagemaker_s3_output is set (region, endpoint and credentials as
+// package internal/s3download reads them: AWS_REGION or SAGEMAKER_REGION,
+// S3_ENDPOINT_URL, the container's credentials).
 //
 // Usage:
 //

@@ -5,13 +5,17 @@
 // on runner.Run does not pay for the AWS SDK unless it opts in.
 //
 // The client honours the region and endpoint variables the Python toolkit
-// reads: AWS_REGION, else SAGEMAKER_REGION; S3_ENDPOINT_URL, else the SDK's
-// own AWS_ENDPOINT_URL_S3. With an endpoint override, requests are path-style
-// (http://endpoint/bucket/key), as S3-compatible servers expect.
+// reads (AWS_REGION, else SAGEMAKER_REGION; S3_ENDPOINT_URL) and the SDK's
+// (AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_CA_BUNDLE);
+// its credentials are resolved as credentials.go describes. With an endpoint
+// override, requests are path-style (http://endpoint/bucket/key), as
+// S3-compatible servers expect.
 package s3download
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +26,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sagemaker-go/training/internal/atomicfile"
@@ -45,42 +48,69 @@ func object(uri string) (bucket, key string, err error) {
 	return u.Bucket, key, nil
 }
 
-// Region returns $AWS_REGION, else $SAGEMAKER_REGION.
+// Region returns $AWS_REGION, else $SAGEMAKER_REGION, else
+// $AWS_DEFAULT_REGION, else the region of the profile in use.
 func Region() string {
-	if r := os.Getenv("AWS_REGION"); r != "" {
-		return r
+	for _, k := range []string{"AWS_REGION", "SAGEMAKER_REGION", "AWS_DEFAULT_REGION"} {
+		if r := os.Getenv(k); r != "" {
+			return r
+		}
 	}
-	return os.Getenv("SAGEMAKER_REGION")
+	return profileRegion(sharedFiles())
 }
 
-// Endpoint returns $S3_ENDPOINT_URL, else $AWS_ENDPOINT_URL_S3.
+// Endpoint returns $S3_ENDPOINT_URL, else $AWS_ENDPOINT_URL_S3, else
+// $AWS_ENDPOINT_URL.
 func Endpoint() string {
-	if e := os.Getenv("S3_ENDPOINT_URL"); e != "" {
-		return e
+	for _, k := range []string{"S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if e := os.Getenv(k); e != "" {
+			return e
+		}
 	}
-	return os.Getenv("AWS_ENDPOINT_URL_S3")
+	return ""
 }
 
-// NewClient returns an S3 client for the train entrypoint: the standard
-// AWS chain with the region of Region(), and, when Endpoint() names one, that
-// endpoint with path-style requests. where names the endpoint for error
-// messages.
+// NewClient returns an S3 client for the train entrypoint: the credentials
+// of credentials.go's chain, the region of Region(), and, when Endpoint()
+// names one, that endpoint with path-style requests; AWS_CA_BUNDLE, when
+// set, is the PEM file of the certificate authorities to trust. where names
+// the endpoint for error messages.
 // Its connections fail when they stay silent for idlehttp.DefaultIdle.
 func NewClient(ctx context.Context) (client *s3.Client, where string, err error) {
 	return newClient(ctx, idlehttp.DefaultIdle)
 }
 
-func newClient(ctx context.Context, idle time.Duration) (client *s3.Client, where string, err error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(Region()),
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { idlehttp.Configure(tr, idle) })))
-	if err != nil {
-		return nil, "", fmt.Errorf("aws config: %w", err)
-	}
-	if cfg.Region == "" {
+func newClient(_ context.Context, idle time.Duration) (client *s3.Client, where string, err error) {
+	region := Region()
+	if region == "" {
 		return nil, "", errors.New("no AWS region: set AWS_REGION (SageMaker sets it in a training container)")
 	}
+	creds, err := credentialChain(sharedFiles())
+	if err != nil {
+		return nil, "", fmt.Errorf("aws credentials: %w", err)
+	}
+	var roots *x509.CertPool
+	if bundle := os.Getenv("AWS_CA_BUNDLE"); bundle != "" {
+		pem, err := os.ReadFile(bundle)
+		if err != nil {
+			return nil, "", fmt.Errorf("AWS_CA_BUNDLE: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("AWS_CA_BUNDLE %s: no PEM certificate in it", bundle)
+		}
+	}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		idlehttp.Configure(tr, idle)
+		if roots != nil {
+			if tr.TLSClientConfig == nil {
+				tr.TLSClientConfig = &tls.Config{}
+			}
+			tr.TLSClientConfig.RootCAs = roots
+		}
+	})
 	endpoint := Endpoint()
-	client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+	client = s3.New(s3.Options{Region: region, Credentials: creds, HTTPClient: httpClient}, func(o *s3.Options) {
 		// The SDK's logger writes to stderr, outside train's log; the one
 		// thing it says for a GetObject is, at DEBUG, that the object has
 		// no checksum to validate (objects uploaded without one, most
@@ -91,7 +121,7 @@ func newClient(ctx context.Context, idle time.Duration) (client *s3.Client, wher
 			o.UsePathStyle = true
 		}
 	})
-	where = "the S3 endpoint of region " + cfg.Region
+	where = "the S3 endpoint of region " + region
 	if endpoint != "" {
 		where = endpoint
 	}

@@ -9,8 +9,10 @@
 // The client reads the region and endpoint as the Python toolkit does:
 // AWS_REGION, else SAGEMAKER_REGION; S3_ENDPOINT_URL, else the SDK's own
 // AWS_ENDPOINT_URL_S3 (with an endpoint, requests are path-style).
-// Credentials come from the standard AWS chain (on SageMaker, the job's
-// role). Files of 16 MiB and more are uploaded in parts by the S3 transfer
+// Credentials come from the environment, a profile's static keys, the
+// container credentials endpoint (on SageMaker, the job's role) or the
+// instance metadata service; the train entrypoint's README section says
+// which profiles it cannot use. Files of 16 MiB and more are uploaded in parts by the S3 transfer
 // manager.
 package s3sync
 
