@@ -129,6 +129,7 @@ type host struct {
 	itype   string
 	paths   env.Paths // its /opt/ml tree
 	ckptDir string    // its checkpoint directory on this machine
+	tmpDir  string    // a process host's TMPDIR, beside its tree
 }
 
 // plan is everything Run decided before starting anything.

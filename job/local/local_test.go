@@ -937,6 +937,38 @@ func TestLocalHostsReachEachOtherByName(t *testing.T) {
 	assertClean(t, tmp, "", res)
 }
 
+// TestLocalProcessHostTMPDIR: each process host has its own TMPDIR, and
+// what its programs leave there goes with the job (torchrun's and Open
+// MPI's session directories would otherwise pile up in this machine's /tmp).
+func TestLocalProcessHostTMPDIR(t *testing.T) {
+	tmp := isolate(t)
+	s := localSpec(t, "tmpdir", "/bin/sh", "-c", `mktemp -d >/dev/null && echo "$TMPDIR" > /opt/ml/output/data/tmpdir-"$(basename "$TMPDIR")"`)
+	if !namespaced(t) {
+		s.Program[2] = strings.ReplaceAll(s.Program[2], "/opt/ml", "$SAGEMAKER_BASE_DIR")
+	}
+	s.ResourceConfig.InstanceCount = 2
+	res, out := runJob(t, s)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
+	files := readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz"))
+	require.Len(t, files, 2, "%v", files)
+	var dirs []string
+	for _, b := range files {
+		dir := strings.TrimSpace(string(b))
+		assert.True(t, strings.HasPrefix(dir, tmp+string(filepath.Separator)), "%s is the job's, under %s", dir, tmp)
+		dirs = append(dirs, dir)
+	}
+	assert.NotEqual(t, dirs[0], dirs[1], "one per host")
+	assertClean(t, tmp, "", res)
+
+	s.TrainingJobName = "tmpdir-set"
+	s.Environment = map[string]string{"TMPDIR": t.TempDir()}
+	res, out = runJob(t, s)
+	require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
+	for _, b := range readTarGz(t, filepath.Join(outputDir(s), "output.tar.gz")) {
+		assert.Equal(t, s.Environment["TMPDIR"], strings.TrimSpace(string(b)), "the job's Environment wins")
+	}
+}
+
 func TestLocalForceStop(t *testing.T) {
 	tmp := isolate(t)
 	s := localSpec(t, "forced", "sh", "-c", `trap '' TERM; echo ready; sleep 100`)

@@ -87,14 +87,15 @@ func (p *plan) goBuild(ctx context.Context, dir, pkg string) (string, error) {
 // processes it also carries this process's environment (PATH, HOME, ...)
 // without any SM_*, SAGEMAKER_* or SMTRAIN_* variable, and, for a process
 // host without namespaces, SAGEMAKER_BASE_DIR (with namespaces its tree is
-// /opt/ml, as on SageMaker).
+// /opt/ml, as on SageMaker); TMPDIR is the host's own directory unless the
+// job's Environment sets it.
 func (p *plan) hostEnv(h *host, inherit bool) []string {
 	var vars []string
 	if inherit {
 		for _, kv := range os.Environ() {
 			k, _, _ := strings.Cut(kv, "=")
 			if strings.HasPrefix(k, "SM_") || strings.HasPrefix(k, "SAGEMAKER_") || k == hostns.MarkerVar ||
-				k == env.JobNameVar || k == env.JobARNVar || k == env.RegionVar {
+				k == env.JobNameVar || k == env.JobARNVar || k == env.RegionVar || k == "TMPDIR" {
 				continue
 			}
 			if _, ok := p.spec.Environment[k]; ok {
@@ -106,6 +107,9 @@ func (p *plan) hostEnv(h *host, inherit bool) []string {
 			vars = append(vars, env.BaseDirVar+"="+h.paths.Base)
 		}
 		vars = append(vars, p.sshEnv()...)
+		if _, ok := p.spec.Environment["TMPDIR"]; !ok && h.tmpDir != "" {
+			vars = append(vars, "TMPDIR="+h.tmpDir)
+		}
 	}
 	vars = append(vars,
 		env.JobNameVar+"="+p.spec.TrainingJobName,

@@ -370,7 +370,15 @@ func (p *plan) setupHosts() error {
 	for i, h := range p.hosts {
 		h.paths = env.NewPaths(filepath.Join(p.attemptDir(), h.label))
 		paths := h.paths
-		for _, d := range []string{paths.InputConfig, paths.InputData, paths.Model, paths.OutputData, paths.Code} {
+		dirs := []string{paths.InputConfig, paths.InputData, paths.Model, paths.OutputData, paths.Code}
+		if !p.container {
+			// A container has its own /tmp; a process host gets its own
+			// directory, removed with the job's, for what its programs
+			// leave there (torchrun's and Open MPI's session directories).
+			h.tmpDir = paths.Base + ".tmp"
+			dirs = append(dirs, h.tmpDir)
+		}
+		for _, d := range dirs {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err
 			}
