@@ -29,6 +29,15 @@ var (
 	smtrainErr  error
 )
 
+// TestMain removes the build of smtrainBinary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if smtrainBin != "" {
+		os.RemoveAll(filepath.Dir(smtrainBin))
+	}
+	os.Exit(code)
+}
+
 // smtrainBinary builds this command once per test run, as users get it.
 // SMTRAIN_TEST_BIN names another build to test instead (an older one, to
 // compare).
