@@ -1,11 +1,17 @@
 package sagemaker_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,6 +296,62 @@ func TestUploadLocalChannel(t *testing.T) {
 	assert.Contains(t, body, `"S3Uri":"s3://bucket/up-1/input/train/"`)
 	assert.Contains(t, body, `"S3Uri":"s3://bucket/up-1/input/validation/"`)
 	assert.NotContains(t, body, "file://")
+}
+
+// A local sagemaker_submit_directory goes where the SageMaker SDK puts a
+// job's code, <prefix>/<job>/source/sourcedir.tar.gz, and the
+// hyperparameter names it there, quoted as it was: a directory as a tar.gz
+// of its contents, an archive as it is.
+func TestUploadLocalCode(t *testing.T) {
+	f := newFakeAWS(t)
+	c := f.client(t)
+	code := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(code, "lib"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(code, "train.py"), []byte("print('hi')\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(code, "lib", "util.py"), []byte("X = 1\n"), 0o644))
+	require.NoError(t, os.Symlink("lib/util.py", filepath.Join(code, "u.py")))
+
+	s := loadSpec(t, "testdata/minimal-job.json")
+	s.TrainingJobName = "code-1"
+	s.BaseDir = filepath.Dir(code)
+	s.HyperParameters = map[string]string{"sagemaker_submit_directory": `"file://` + filepath.Base(code) + `"`, "sagemaker_program": `"train.py"`}
+	_, err := c.Submit(context.Background(), s)
+	require.NoError(t, err)
+	body := f.bodies("SageMaker.CreateTrainingJob")[0]
+	assert.Contains(t, body, `"sagemaker_submit_directory":"\"s3://bucket/code-1/source/sourcedir.tar.gz\""`)
+	assert.Contains(t, body, `"sagemaker_program":"\"train.py\""`)
+	archive, ok := f.objects["bucket/code-1/source/sourcedir.tar.gz"]
+	require.True(t, ok, "uploaded: %v", slices.Collect(maps.Keys(f.objects)))
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	require.NoError(t, err)
+	got := map[string]string{}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = string(b) + h.Linkname
+	}
+	assert.Equal(t, map[string]string{"train.py": "print('hi')\n", "lib/": "", "lib/util.py": "X = 1\n", "u.py": "lib/util.py"}, got)
+
+	// An archive goes as it is; an unquoted value stays unquoted.
+	s.TrainingJobName = "code-2"
+	s.HyperParameters["sagemaker_submit_directory"] = "file://" + filepath.Join(code, "lib", "util.py")
+	_, err = c.Submit(context.Background(), s)
+	require.NoError(t, err)
+	assert.Contains(t, f.bodies("SageMaker.CreateTrainingJob")[1], `"sagemaker_submit_directory":"s3://bucket/code-2/source/sourcedir.tar.gz"`)
+	assert.Equal(t, "X = 1\n", string(f.objects["bucket/code-2/source/sourcedir.tar.gz"]))
+
+	// With nowhere to upload it, nothing is sent and the error names the key.
+	s.TrainingJobName = "code-3"
+	s.OutputDataConfig.S3OutputPath = "file:///tmp/out"
+	_, err = c.Submit(context.Background(), s)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HyperParameters.sagemaker_submit_directory: file://")
+	assert.Len(t, f.bodies("SageMaker.CreateTrainingJob"), 2)
 }
 
 func TestMissingRegionAndCredentials(t *testing.T) {

@@ -1,9 +1,14 @@
 package sagemaker
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +26,9 @@ import (
 // the relative paths, symbolic links are followed); a single file keeps its
 // base name. Relative file://
 // URIs are taken against spec.BaseDir (the job file's directory). Channels
-// already on S3 are left alone.
+// already on S3 are left alone. A file:// sagemaker_submit_directory is
+// uploaded too, a directory as a tar.gz of its contents (train unpacks it
+// into /opt/ml/code), an archive as it is.
 func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix string) (job.Spec, error) {
 	out, err := UploadURIs(spec, uploadPrefix)
 	if err != nil {
@@ -81,11 +88,113 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 			return spec, fmt.Errorf("%s: uploading %s to %s: %w", key, local, dst, err)
 		}
 	}
+	if code, ok := localCode(spec); ok {
+		to, _ := uploadTarget(spec, uploadPrefix) // UploadURIs checked it
+		if err := c.uploadCode(ctx, spec, code, to.Join(spec.TrainingJobName, "source", sourceArchive)); err != nil {
+			return spec, err
+		}
+	}
 	return out, nil
 }
 
+// submitDirKey is the hyperparameter naming the program's code, as the
+// SageMaker SDK's framework estimators set it.
+const submitDirKey = "sagemaker_submit_directory"
+
+// sourceArchive is where the SageMaker SDK puts a job's code:
+// <prefix>/<job>/source/sourcedir.tar.gz.
+const sourceArchive = "sourcedir.tar.gz"
+
+// submitDir is a file:// sagemaker_submit_directory: the URI, and whether
+// the hyperparameter holds it JSON-quoted (as the SDK's estimators write it).
+type submitDir struct {
+	uri    string
+	quoted bool
+}
+
+// localCode returns the job's sagemaker_submit_directory when it names
+// something on this machine.
+func localCode(spec job.Spec) (submitDir, bool) {
+	v, ok := spec.HyperParameters[submitDirKey]
+	if !ok {
+		return submitDir{}, false
+	}
+	d := submitDir{uri: v}
+	if strings.HasPrefix(v, `"`) {
+		if json.Unmarshal([]byte(v), &d.uri) != nil {
+			return submitDir{}, false // sent as written; Check says nothing of it
+		}
+		d.quoted = true
+	}
+	return d, isFileURI(d.uri)
+}
+
+// value is the hyperparameter naming uri, quoted as d was.
+func (d submitDir) value(uri string) string {
+	if !d.quoted {
+		return uri
+	}
+	b, _ := json.Marshal(uri)
+	return string(b)
+}
+
+// uploadCode uploads the local code to dst: a directory as a tar.gz of
+// its contents, an archive as it is.
+func (c *Client) uploadCode(ctx context.Context, spec job.Spec, code submitDir, dst s3uri.URI) error {
+	key := "HyperParameters." + submitDirKey
+	u, err := s3uri.Parse(code.uri)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	local, err := u.FilePath(spec.BaseDir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	fi, err := os.Stat(local)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	body := io.Reader(nil)
+	switch {
+	case fi.IsDir():
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(tarGz(pw, local)) }()
+		defer pr.Close()
+		body = pr
+	case fi.Mode().IsRegular():
+		f, err := os.Open(local)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		defer f.Close()
+		body = f
+	default:
+		return fmt.Errorf("%s: %s is neither a directory nor a tar.gz", key, local)
+	}
+	_, err = transfermanager.New(c.S3).UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket: aws.String(dst.Bucket), Key: aws.String(dst.Key), Body: body,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: uploading %s to %s: %w", key, local, dst, err)
+	}
+	return nil
+}
+
+// tarGz writes the contents of dir as a tar.gz, paths relative to dir,
+// links stored as links.
+func tarGz(w io.Writer, dir string) error {
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		return fmt.Errorf("archiving %s: %w", dir, err)
+	}
+	return errors.Join(tw.Close(), gz.Close())
+}
+
 // UploadURIs returns a copy of spec whose file:// channels point at where
-// UploadChannels puts them: s3://<prefix>/<job>/input/<channel>/, where
+// UploadChannels puts them: s3://<prefix>/<job>/input/<channel>/, and whose
+// file:// sagemaker_submit_directory names s3://<prefix>/<job>/source/
+// sourcedir.tar.gz (where the SageMaker SDK puts a job's code), where
 // prefix is uploadPrefix ("s3://bucket/some/prefix"), or, when that is
 // empty, the bucket of OutputDataConfig.S3OutputPath. The spec must already
 // carry its TrainingJobName. Nothing is uploaded. A channel with nowhere to
@@ -108,6 +217,14 @@ func UploadURIs(spec job.Spec, uploadPrefix string) (job.Spec, error) {
 		ds := *src
 		ds.S3Uri = to.Join(spec.TrainingJobName, "input", ch.ChannelName).String() + "/"
 		out.InputDataConfig[i].DataSource.S3DataSource = &ds
+	}
+	if code, ok := localCode(spec); ok {
+		if to, err := uploadTarget(spec, uploadPrefix); err != nil {
+			v.Add("HyperParameters."+submitDirKey, "%s is a local path and SageMaker reads only S3: %v", code.uri, err)
+		} else {
+			out.HyperParameters = maps.Clone(spec.HyperParameters)
+			out.HyperParameters[submitDirKey] = code.value(to.Join(spec.TrainingJobName, "source", sourceArchive).String())
+		}
 	}
 	return out, v.Err()
 }
