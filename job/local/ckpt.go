@@ -126,21 +126,27 @@ func (s *ckptSync) once() error {
 			if old, ok := s.seen[i][rel]; ok && old == st {
 				return nil
 			}
+			// A file that could not be synced keeps its last synced state,
+			// so the next pass tries it again; the other files go on.
+			retry := func(err error) {
+				errs = append(errs, err)
+				if old, ok := s.seen[i][rel]; ok {
+					now[rel] = old
+				} else {
+					delete(now, rel)
+				}
+			}
 			if err := copyFile(filepath.Join(dir, rel), filepath.Join(s.dst, rel)); err != nil {
 				if errors.Is(err, fs.ErrNotExist) { // renamed away meanwhile
 					delete(now, rel)
-					return nil
+				} else {
+					retry(err)
 				}
-				return err
+				return nil
 			}
 			if s.publish != nil {
 				if err := s.publish(filepath.ToSlash(rel), false); err != nil {
-					errs = append(errs, err)
-					if old, ok := s.seen[i][rel]; ok {
-						now[rel] = old
-					} else {
-						delete(now, rel)
-					}
+					retry(err)
 				}
 			}
 			return nil
