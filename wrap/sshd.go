@@ -88,7 +88,8 @@ type sshd struct {
 //
 // With SMTRAIN_SSH_DIR its configuration is written in confDir (the host's
 // .smtrain directory under its tree, which goes with the host), with
-// SetEnv SAGEMAKER_BASE_DIR=base when base is not empty.
+// SetEnv SAGEMAKER_BASE_DIR=base when base is not empty, and TMPDIR when
+// this process has one.
 func (x *wrapper) startSSHD(ctx context.Context, s sshSetup, confDir, base string) (*sshd, error) {
 	bin := "/usr/sbin/sshd"
 	if _, err := os.Stat(bin); err != nil {
@@ -160,10 +161,19 @@ func sshdConfig(s sshSetup, base string) string {
 		"PidFile none",
 		"LogLevel ERROR",
 	}
+	var set []string
 	if base != "" {
 		// The rank's train finds this host's tree; the host's own
 		// variables come from there.
-		lines = append(lines, "SetEnv SAGEMAKER_BASE_DIR="+base)
+		set = append(set, strconv.Quote("SAGEMAKER_BASE_DIR="+base))
+	}
+	if tmp := os.Getenv("TMPDIR"); tmp != "" {
+		// Open MPI's daemon and the ranks it starts keep their session
+		// directory where the host keeps its temporary files.
+		set = append(set, strconv.Quote("TMPDIR="+tmp))
+	}
+	if len(set) > 0 {
+		lines = append(lines, "SetEnv "+strings.Join(set, " "))
 	}
 	return strings.Join(lines, "\n") + "\n"
 }

@@ -46,14 +46,22 @@ func TestSSHDSessions(t *testing.T) {
 
 	s := sshSetup{dir: dir, port: port, addr: addr}
 	x := &wrapper{cfg: config{log: slog.New(slog.NewTextHandler(io.Discard, nil)), stderr: io.Discard}}
-	d, err := x.startSSHD(t.Context(), s, t.TempDir(), "")
+	tmp := filepath.Join(t.TempDir(), "host tmp")
+	t.Setenv("TMPDIR", tmp)
+	d, err := x.startSSHD(t.Context(), s, t.TempDir(), "/jobs/a b/algo-2")
 	require.NoError(t, err)
 	defer d.stop()
+
+	// A session (Open MPI's daemon on this host) gets the host's tree and
+	// temporary directory.
+	out, err := exec.Command("ssh", append(s.clientArgs(), "-o", "BatchMode=yes", addr, `echo "$TMPDIR|$SAGEMAKER_BASE_DIR"`)...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, tmp+"|/jobs/a b/algo-2", strings.TrimSpace(string(out)))
 
 	pidFile := filepath.Join(dir, "daemon.pid")
 	args := append(s.clientArgs(), "-o", "BatchMode=yes", addr,
 		fmt.Sprintf(`setsid sh -c 'echo $$ > %s; exec sleep 300' </dev/null >/dev/null 2>&1 &`, pidFile))
-	out, err := exec.Command("ssh", args...).CombinedOutput()
+	out, err = exec.Command("ssh", args...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	var pid int
 	require.Eventually(t, func() bool {
