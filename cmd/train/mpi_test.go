@@ -32,6 +32,7 @@ type mpiCluster struct {
 	bases []string
 	addrs []string
 	keys  []string // SMTRAIN_SSH_DIR of each host
+	tmps  []string // TMPDIR of each host, as smtrain local gives one
 }
 
 // needMPI skips or fails t unless this machine can run the hosts.
@@ -84,6 +85,7 @@ func newMPICluster(t *testing.T, n int, hps map[string]string, files map[string]
 		require.NoError(t, os.WriteFile(filepath.Join(base, "input", "config", "resourceconfig.json"), []byte(rc), 0o644))
 		c.bases = append(c.bases, base)
 		c.keys = append(c.keys, keys)
+		c.tmps = append(c.tmps, t.TempDir())
 	}
 	return c
 }
@@ -96,7 +98,7 @@ func (c *mpiCluster) cmd(i int, program string, extra ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(),
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", // /usr/bin/python3 has mpi4py
 		"SAGEMAKER_BASE_DIR="+c.bases[i-1], "SAGEMAKER_PROGRAM="+program, "SM_STUDIO_LOCAL_MODE=",
-		"SMTRAIN_SSH_DIR="+c.keys[i-1], "SMTRAIN_SSH_PORT=2222", "SMTRAIN_HOST_WAIT=60s")
+		"SMTRAIN_SSH_DIR="+c.keys[i-1], "SMTRAIN_SSH_PORT=2222", "SMTRAIN_HOST_WAIT=60s", "TMPDIR="+c.tmps[i-1])
 	cmd.Env = append(cmd.Env, extra...)
 	return cmd
 }
@@ -389,7 +391,8 @@ func TestTrainTorchrunFailingWorker(t *testing.T) {
 	base := tree(t, map[string]string{"sagemaker_torch_distributed_enabled": "true"},
 		map[string]string{"fail.py": "import sys\nprint('worker: out of data', file=sys.stderr)\nsys.exit(4)\n"})
 	// PET_*: see examples/torchrun (Debian's PyTorch 1.13 on Python 3.11).
-	out, err := command(base, "fail.py", "PET_REDIRECTS=9:0", "PET_TEE=9:0").CombinedOutput()
+	// TMPDIR: torchrun's own torchelastic_* directory goes with the test.
+	out, err := command(base, "fail.py", "PET_REDIRECTS=9:0", "PET_TEE=9:0", "TMPDIR="+t.TempDir()).CombinedOutput()
 	assert.Equal(t, 1, exitCode(t, err), "%s", out)
 	assert.Contains(t, string(out), "worker: out of data")
 	assert.Contains(t, string(out), "torchrun --nnodes 1 --nproc_per_node 1 fail.py")
