@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/job"
 )
 
@@ -27,23 +29,30 @@ func TestFileSystemChannel(t *testing.T) {
 	data := filepath.Join(root, "fs-0123456789abcdef0", "shared", "train")
 	require.NoError(t, os.MkdirAll(data, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(data, "part-0.csv"), []byte("1,2\n3,4\n"), 0o644))
-	enforced := os.Geteuid() == 0 || namespaced(t) // a bind mount, or the host's own read-only mount
+	processEnforced := os.Geteuid() == 0 || namespaced(t) // a bind mount, or the host's own read-only mount
 
 	program := `d="${SAGEMAKER_BASE_DIR:-/opt/ml}/input/data/efs"; echo "rows=$(cat "$d"/part-0.csv | wc -l)"; ` +
 		`if echo x > "$d/written"; then echo wrote; else echo refused; fi; cat "${SAGEMAKER_BASE_DIR:-/opt/ml}/input/config/inputdataconfig.json"`
-	variants := []string{"ro", "rw"}
+	variants := []string{"ro", "rw", "ro-container", "rw-container"}
 	if namespaced(t) {
 		variants = append(variants, "ro-without-namespaces") // a plain process host: a bind mount as root
 	}
 	for _, variant := range variants {
 		mode := variant[:2]
 		t.Run(variant, func(t *testing.T) {
+			enforced := processEnforced
 			if variant == "ro-without-namespaces" {
 				t.Setenv(NoNamespacesVar, "1")
 				enforced = os.Geteuid() == 0
 			}
 			os.Remove(filepath.Join(data, "written"))
 			s := localSpec(t, "fs-"+variant, "sh", "-c", program)
+			if strings.HasSuffix(variant, "-container") {
+				s.Program = nil
+				s.AlgorithmSpecification.TrainingImage = testenv.BaseImage(t, "python")
+				s.AlgorithmSpecification.ContainerEntrypoint = []string{"sh", "-c", program}
+				enforced = true // a read-only bind mount
+			}
 			s.InputDataConfig = []job.Channel{fsChannel("efs", "fs-0123456789abcdef0", mode, "/shared/train")}
 			res, out := runJob(t, s, WithFileSystemRoot(root))
 			require.Equal(t, job.StatusCompleted, res.TrainingJobStatus, out)
