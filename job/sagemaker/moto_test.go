@@ -1,7 +1,11 @@
 package sagemaker_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -99,4 +103,60 @@ func TestMoto(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, c.Logs(ctx, name, &out, false, 0))
 	assert.Empty(t, out.String())
+}
+
+// The toolkit example's job file, local code and all, goes to SageMaker
+// (moto) as it is: its code is uploaded where the SageMaker SDK puts it,
+// the job names it, and the archive holds the example's code directory.
+func TestMotoLocalCode(t *testing.T) {
+	url := mototest.Start(t)
+	testCredentials(t)
+	ctx := context.Background()
+	c, err := sagemaker.New(ctx, sagemaker.WithEndpointURL(url), sagemaker.WithS3EndpointURL(url), sagemaker.WithLogsEndpointURL(url))
+	require.NoError(t, err)
+	path, err := filepath.Abs(filepath.Join("..", "..", "examples", "toolkit", "job.json"))
+	require.NoError(t, err)
+	spec := loadSpec(t, path)
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(spec.OutputDataConfig.S3OutputPath, "s3://"), "/")
+	_, err = c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err)
+
+	name, err := c.Submit(ctx, spec, sagemaker.WithBaseName("toolkit"))
+	require.NoError(t, err)
+	res, err := c.Describe(ctx, name)
+	require.NoError(t, err)
+	var answer struct{ HyperParameters map[string]string }
+	require.NoError(t, json.Unmarshal(res.Answer, &answer))
+	key := name + "/source/sourcedir.tar.gz"
+	assert.Equal(t, "s3://"+bucket+"/"+key, answer.HyperParameters["sagemaker_submit_directory"])
+	assert.Equal(t, "train.py", answer.HyperParameters["sagemaker_program"])
+
+	obj, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	require.NoError(t, err)
+	defer obj.Body.Close()
+	gz, err := gzip.NewReader(obj.Body)
+	require.NoError(t, err)
+	got := map[string][]byte{}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		if h.Typeflag == tar.TypeReg {
+			got[h.Name], _ = io.ReadAll(tr)
+		}
+	}
+	want := map[string][]byte{}
+	code := filepath.Join(filepath.Dir(path), "code")
+	require.NoError(t, filepath.WalkDir(code, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(code, p)
+		want[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		return err
+	}))
+	assert.Equal(t, want, got)
 }
