@@ -55,10 +55,10 @@ func sharedFiles() files {
 		config:      os.Getenv("AWS_CONFIG_FILE"),
 		profile:     os.Getenv("AWS_PROFILE"),
 	}
-	if f.credentials == "" {
+	if f.credentials == "" && home != "" {
 		f.credentials = filepath.Join(home, ".aws", "credentials")
 	}
-	if f.config == "" {
+	if f.config == "" && home != "" {
 		f.config = filepath.Join(home, ".aws", "config")
 	}
 	f.explicit = f.profile != ""
@@ -89,6 +89,9 @@ func (f files) load() (profile, error) {
 		section[f.config] = "default"
 	}
 	for _, file := range []string{f.config, f.credentials} {
+		if file == "" { // no home directory
+			continue
+		}
 		data, err := os.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

@@ -156,3 +156,20 @@ func TestNoSharedConfigPackage(t *testing.T) {
 		}
 	}
 }
+
+// Without a home directory there are no shared files: not .aws/ under the
+// working directory (the code directory, for train).
+func TestCredentialsWithoutHome(t *testing.T) {
+	isolate(t, "")
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".aws"), 0o755))
+	writeFile(t, filepath.Join(dir, ".aws", "credentials"), "[default]\naws_access_key_id = AKIDCWD\naws_secret_access_key = s\n")
+	t.Chdir(dir)
+	t.Setenv("HOME", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	id, err := signedWith(t)
+	assert.Error(t, err, "no credentials anywhere (the instance metadata service is disabled)")
+	assert.NotEqual(t, "AKIDCWD", id)
+}
