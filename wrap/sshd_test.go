@@ -47,6 +47,7 @@ func TestSSHDSessions(t *testing.T) {
 	s := sshSetup{dir: dir, port: port, addr: addr}
 	x := &wrapper{cfg: config{log: slog.New(slog.NewTextHandler(io.Discard, nil)), stderr: io.Discard}}
 	tmp := filepath.Join(t.TempDir(), "host tmp")
+	require.NoError(t, os.Mkdir(tmp, 0o700))
 	t.Setenv("TMPDIR", tmp)
 	d, err := x.startSSHD(t.Context(), s, t.TempDir(), "/jobs/a b/algo-2")
 	require.NoError(t, err)
