@@ -41,7 +41,7 @@ const module = "github.com/sagemaker-go/training"
 const depsRules = `
 	# The standard library only.
 	NONE
-	< failure, metrics, internal/pyjson, internal/atomicfile, internal/s3uri,
+	< failure, metrics, internal/pyjson, internal/atomicfile, internal/s3uri, internal/submitdir,
 	  internal/idlehttp, internal/apimodel, internal/cli,
 	  internal/testenv, channels/internal/readbuf, channels/internal/recordtest,
 	  examples/custom, examples/toolkit, examples/wrap, examples/mpi, examples/torchrun;
@@ -69,10 +69,10 @@ const depsRules = `
 
 	# The job description and its two backends.
 	channels, hyperparams, metrics, internal/apimodel, internal/s3uri < job;
-	job, internal/entry, internal/hostns, internal/reclaim, internal/safetar, golang.org/x/sys/unix < job/local;
+	job, internal/entry, internal/hostns, internal/reclaim, internal/safetar, internal/submitdir, golang.org/x/sys/unix < job/local;
 	AWS, internal/atomicfile, internal/idlehttp, internal/s3uri < internal/s3download;
 	AWS, internal/s3download, outputsync < outputsync/s3sync;
-	AWS, job, outputsync/s3sync, internal/idlehttp, internal/safetar < job/sagemaker;
+	AWS, job, outputsync/s3sync, internal/idlehttp, internal/safetar, internal/submitdir < job/sagemaker;
 
 	# Test helpers.
 	internal/testenv < job/sagemaker/mototest;

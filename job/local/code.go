@@ -4,19 +4,15 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/sagemaker-go/training/internal/s3uri"
 	"github.com/sagemaker-go/training/internal/safetar"
+	"github.com/sagemaker-go/training/internal/submitdir"
 )
-
-// submitDirKey is the hyperparameter naming the program's code.
-const submitDirKey = "sagemaker_submit_directory"
 
 // codeDir is where every host finds local code, as the SDK's local mode
 // mounts it.
@@ -33,38 +29,31 @@ const sharedDir = "/opt/ml/shared"
 // train runs it in place; unlike the SDK, a host's writes there (pip's
 // build files, say) stay in its own copy, never in the source.
 type localCode struct {
-	uri     string // the hyperparameter's value, decoded
-	quoted  bool   // it was JSON-quoted, as the SDK's estimators write it
-	src     string // the directory or archive on this machine
-	archive bool   // src is a tar or tar.gz, unpacked into dir
-	dir     string // the directory the hosts get
+	submitdir.Value        // the hyperparameter, decoded
+	src             string // the directory or archive on this machine
+	archive         bool   // src is a tar or tar.gz, unpacked into dir
+	dir             string // the directory the hosts get
 }
 
 // planCode finds local code in the job's hyperparameters; nil when the
 // submit directory is absent or names something else (a path inside the
 // image, an s3:// URI served by real S3).
 func (p *plan) planCode(ctx context.Context) (*localCode, error) {
-	v, ok := p.spec.HyperParameters[submitDirKey]
-	if !ok {
+	v, ok, err := submitdir.Get(p.spec.HyperParameters)
+	if !ok || err != nil {
+		return nil, err
+	}
+	c := &localCode{Value: v}
+	if sc := s3uri.SchemeOf(c.URI); sc != s3uri.File && sc != s3uri.S3 {
 		return nil, nil
 	}
-	c := &localCode{uri: v}
-	if strings.HasPrefix(v, `"`) {
-		if err := json.Unmarshal([]byte(v), &c.uri); err != nil {
-			return nil, fmt.Errorf("HyperParameters.%s: %q: a JSON string that does not parse: %w", submitDirKey, v, err)
-		}
-		c.quoted = true
-	}
-	if sc := s3uri.SchemeOf(c.uri); sc != s3uri.File && sc != s3uri.S3 {
-		return nil, nil
-	}
-	src, err := p.fetch(ctx, c.uri)
+	src, err := p.fetch(ctx, c.URI)
 	if err != nil {
-		return nil, fmt.Errorf("HyperParameters.%s: %w", submitDirKey, err)
+		return nil, fmt.Errorf("HyperParameters.%s: %w", submitdir.Key, err)
 	}
 	info, err := os.Stat(src)
 	if err != nil {
-		return nil, fmt.Errorf("HyperParameters.%s: local code %s (from %s): %w", submitDirKey, src, c.uri, err)
+		return nil, fmt.Errorf("HyperParameters.%s: local code %s (from %s): %w", submitdir.Key, src, c.URI, err)
 	}
 	c.src, c.dir = src, src
 	switch {
@@ -72,19 +61,9 @@ func (p *plan) planCode(ctx context.Context) (*localCode, error) {
 	case info.Mode().IsRegular():
 		c.archive = true
 	default:
-		return nil, fmt.Errorf("HyperParameters.%s: local code %s: neither a directory nor a tar.gz", submitDirKey, src)
+		return nil, fmt.Errorf("HyperParameters.%s: local code %s: neither a directory nor a tar.gz", submitdir.Key, src)
 	}
 	return c, nil
-}
-
-// value is the hyperparameter as host h reads it: /opt/ml/code as the
-// host names it, quoted as the job quoted it.
-func (c *localCode) value(dir string) string {
-	if !c.quoted {
-		return dir
-	}
-	b, _ := json.Marshal(dir)
-	return string(b)
 }
 
 // unpack extracts an archive into the job directory once, with the checks
@@ -119,7 +98,7 @@ func (c *localCode) unpack(jobDir string) error {
 		err = fmt.Errorf("neither a directory nor a tar or tar.gz archive")
 	}
 	if err != nil {
-		return fmt.Errorf("HyperParameters.%s: local code %s: %w", submitDirKey, c.src, err)
+		return fmt.Errorf("HyperParameters.%s: local code %s: %w", submitdir.Key, c.src, err)
 	}
 	return nil
 }

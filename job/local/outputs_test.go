@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sagemaker-go/training/internal/submitdir"
 	"github.com/sagemaker-go/training/internal/testenv"
 	"github.com/sagemaker-go/training/job"
 )
@@ -60,7 +61,7 @@ func waitFile(t *testing.T, path, want string, ended <-chan struct{}, out *syncB
 func checkOutputsWhileRunning(t *testing.T, s job.Spec, opts ...Option) {
 	root, jobDir, code := t.TempDir(), t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(code, "prog.sh"), []byte(outputsProgram), 0o644))
-	s.HyperParameters = map[string]string{"sagemaker_s3_output": `"s3://outputs-bucket/rl"`, submitDirKey: "file://" + code}
+	s.HyperParameters = map[string]string{"sagemaker_s3_output": `"s3://outputs-bucket/rl"`, submitdir.Key: "file://" + code}
 	s.TensorBoardOutputConfig = &job.TensorBoardOutputConfig{S3OutputPath: "s3://outputs-bucket/tb"}
 	inter := filepath.Join(root, "outputs-bucket", "rl", s.TrainingJobName, "output", "intermediate")
 	tb := filepath.Join(root, "outputs-bucket", "tb", s.TrainingJobName, "tensorboard-output")

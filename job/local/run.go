@@ -20,6 +20,7 @@ import (
 
 	"github.com/sagemaker-go/training/internal/entry"
 	"github.com/sagemaker-go/training/internal/proc"
+	"github.com/sagemaker-go/training/internal/submitdir"
 	"github.com/sagemaker-go/training/job"
 	"golang.org/x/sys/unix"
 
@@ -410,7 +411,7 @@ func (p *plan) setupHosts() error {
 		hostHPs := hps
 		if p.code != nil {
 			hostHPs = maps.Clone(hps)
-			hostHPs[submitDirKey] = p.code.value(p.hostPath(h, codeDir))
+			hostHPs[submitdir.Key] = p.code.Encode(p.hostPath(h, codeDir))
 			if err := p.stageCode(h); err != nil {
 				return err
 			}

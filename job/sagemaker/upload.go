@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 
 	"github.com/sagemaker-go/training/internal/s3uri"
+	"github.com/sagemaker-go/training/internal/submitdir"
 	"github.com/sagemaker-go/training/job"
 )
 
@@ -34,18 +34,14 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 	if err != nil {
 		return spec, err
 	}
-	var tm *transfermanager.Client
+	tm := transfermanager.New(c.S3)
 	for i, ch := range spec.InputDataConfig {
 		src := ch.DataSource.S3DataSource
 		if src == nil || !isFileURI(src.S3Uri) {
 			continue
 		}
 		key := fmt.Sprintf("InputDataConfig[%d] (%s)", i, ch.ChannelName)
-		u, err := s3uri.Parse(src.S3Uri)
-		if err != nil {
-			return spec, fmt.Errorf("%s: %w", key, err)
-		}
-		local, err := u.FilePath(spec.BaseDir)
+		local, fi, err := localFile(spec, src.S3Uri)
 		if err != nil {
 			return spec, fmt.Errorf("%s: %w", key, err)
 		}
@@ -55,13 +51,6 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 			return spec, fmt.Errorf("%s: %w", key, err)
 		}
 		bucket, prefix := to.Bucket, strings.TrimSuffix(to.Key, "/")
-		if tm == nil {
-			tm = transfermanager.New(c.S3)
-		}
-		fi, err := os.Stat(local)
-		if err != nil {
-			return spec, fmt.Errorf("%s: %w", key, err)
-		}
 		if fi.IsDir() {
 			res, err := tm.UploadDirectory(ctx, &transfermanager.UploadDirectoryInput{
 				Bucket: aws.String(bucket), Source: aws.String(local),
@@ -90,67 +79,44 @@ func (c *Client) UploadChannels(ctx context.Context, spec job.Spec, uploadPrefix
 	}
 	if code, ok := localCode(spec); ok {
 		to, _ := uploadTarget(spec, uploadPrefix) // UploadURIs checked it
-		if err := c.uploadCode(ctx, spec, code, to.Join(spec.TrainingJobName, "source", sourceArchive)); err != nil {
+		if err := uploadCode(ctx, tm, spec, code, to.Join(spec.TrainingJobName, "source", sourceArchive)); err != nil {
 			return spec, err
 		}
 	}
 	return out, nil
 }
 
-// submitDirKey is the hyperparameter naming the program's code, as the
-// SageMaker SDK's framework estimators set it.
-const submitDirKey = "sagemaker_submit_directory"
+// localFile is the file or directory a file:// URI names, relative to the
+// job file's directory, and its information.
+func localFile(spec job.Spec, uri string) (string, os.FileInfo, error) {
+	u, err := s3uri.Parse(uri)
+	if err != nil {
+		return "", nil, err
+	}
+	local, err := u.FilePath(spec.BaseDir)
+	if err != nil {
+		return "", nil, err
+	}
+	fi, err := os.Stat(local)
+	return local, fi, err
+}
 
 // sourceArchive is where the SageMaker SDK puts a job's code:
 // <prefix>/<job>/source/sourcedir.tar.gz.
 const sourceArchive = "sourcedir.tar.gz"
 
-// submitDir is a file:// sagemaker_submit_directory: the URI, and whether
-// the hyperparameter holds it JSON-quoted (as the SDK's estimators write it).
-type submitDir struct {
-	uri    string
-	quoted bool
-}
-
 // localCode returns the job's sagemaker_submit_directory when it names
-// something on this machine.
-func localCode(spec job.Spec) (submitDir, bool) {
-	v, ok := spec.HyperParameters[submitDirKey]
-	if !ok {
-		return submitDir{}, false
-	}
-	d := submitDir{uri: v}
-	if strings.HasPrefix(v, `"`) {
-		if json.Unmarshal([]byte(v), &d.uri) != nil {
-			return submitDir{}, false // sent as written; Check says nothing of it
-		}
-		d.quoted = true
-	}
-	return d, isFileURI(d.uri)
-}
-
-// value is the hyperparameter naming uri, quoted as d was.
-func (d submitDir) value(uri string) string {
-	if !d.quoted {
-		return uri
-	}
-	b, _ := json.Marshal(uri)
-	return string(b)
+// something on this machine. One that does not decode is sent as written.
+func localCode(spec job.Spec) (submitdir.Value, bool) {
+	v, ok, err := submitdir.Get(spec.HyperParameters)
+	return v, ok && err == nil && isFileURI(v.URI)
 }
 
 // uploadCode uploads the local code to dst: a directory as a tar.gz of
 // its contents, an archive as it is.
-func (c *Client) uploadCode(ctx context.Context, spec job.Spec, code submitDir, dst s3uri.URI) error {
-	key := "HyperParameters." + submitDirKey
-	u, err := s3uri.Parse(code.uri)
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	local, err := u.FilePath(spec.BaseDir)
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	fi, err := os.Stat(local)
+func uploadCode(ctx context.Context, tm *transfermanager.Client, spec job.Spec, code submitdir.Value, dst s3uri.URI) error {
+	key := "HyperParameters." + submitdir.Key
+	local, fi, err := localFile(spec, code.URI)
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
@@ -171,7 +137,7 @@ func (c *Client) uploadCode(ctx context.Context, spec job.Spec, code submitDir, 
 	default:
 		return fmt.Errorf("%s: %s is neither a directory nor a tar.gz", key, local)
 	}
-	_, err = transfermanager.New(c.S3).UploadObject(ctx, &transfermanager.UploadObjectInput{
+	_, err = tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
 		Bucket: aws.String(dst.Bucket), Key: aws.String(dst.Key), Body: body,
 	})
 	if err != nil {
@@ -220,10 +186,10 @@ func UploadURIs(spec job.Spec, uploadPrefix string) (job.Spec, error) {
 	}
 	if code, ok := localCode(spec); ok {
 		if to, err := uploadTarget(spec, uploadPrefix); err != nil {
-			v.Add("HyperParameters."+submitDirKey, "%s is a local path and SageMaker reads only S3: %v", code.uri, err)
+			v.Add("HyperParameters."+submitdir.Key, "%s is a local path and SageMaker reads only S3: %v", code.URI, err)
 		} else {
 			out.HyperParameters = maps.Clone(spec.HyperParameters)
-			out.HyperParameters[submitDirKey] = code.value(to.Join(spec.TrainingJobName, "source", sourceArchive).String())
+			out.HyperParameters[submitdir.Key] = code.Encode(to.Join(spec.TrainingJobName, "source", sourceArchive).String())
 		}
 	}
 	return out, v.Err()
