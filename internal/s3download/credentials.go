@@ -130,12 +130,9 @@ func (p profile) credentials() (aws.CredentialsProvider, error) {
 	return nil, nil
 }
 
-// credentialChain resolves the credentials as described above.
-func credentialChain(f files) (aws.CredentialsProvider, error) {
-	p, err := f.load()
-	if err != nil {
-		return nil, err
-	}
+// credentialChain resolves the credentials as described above; p is f
+// loaded.
+func credentialChain(f files, p profile) (aws.CredentialsProvider, error) {
 	if f.explicit {
 		c, err := p.credentials()
 		if err == nil && c == nil {
@@ -208,15 +205,6 @@ func allowedEndpoint(raw string) error {
 		return errors.New("over http, only a loopback address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23 is allowed")
 	}
 	return nil
-}
-
-// profileRegion is the region setting of the profile in the config file.
-func profileRegion(f files) string {
-	p, err := f.load()
-	if err != nil {
-		return ""
-	}
-	return p.keys["region"]
 }
 
 // parseINI reads an AWS shared credentials or config file: [section]

@@ -51,12 +51,20 @@ func object(uri string) (bucket, key string, err error) {
 // Region returns $AWS_REGION, else $SAGEMAKER_REGION, else
 // $AWS_DEFAULT_REGION, else the region of the profile in use.
 func Region() string {
+	if r := envRegion(); r != "" {
+		return r
+	}
+	p, _ := sharedFiles().load()
+	return p.keys["region"]
+}
+
+func envRegion() string {
 	for _, k := range []string{"AWS_REGION", "SAGEMAKER_REGION", "AWS_DEFAULT_REGION"} {
 		if r := os.Getenv(k); r != "" {
 			return r
 		}
 	}
-	return profileRegion(sharedFiles())
+	return ""
 }
 
 // Endpoint returns $S3_ENDPOINT_URL, else $AWS_ENDPOINT_URL_S3, else
@@ -81,11 +89,19 @@ func NewClient(ctx context.Context) (client *s3.Client, where string, err error)
 }
 
 func newClient(_ context.Context, idle time.Duration) (client *s3.Client, where string, err error) {
-	region := Region()
+	files := sharedFiles()
+	p, loadErr := files.load()
+	region := envRegion()
+	if region == "" {
+		region = p.keys["region"]
+	}
 	if region == "" {
 		return nil, "", errors.New("no AWS region: set AWS_REGION (SageMaker sets it in a training container)")
 	}
-	creds, err := credentialChain(sharedFiles())
+	if loadErr != nil {
+		return nil, "", fmt.Errorf("aws credentials: %w", loadErr)
+	}
+	creds, err := credentialChain(files, p)
 	if err != nil {
 		return nil, "", fmt.Errorf("aws credentials: %w", err)
 	}
