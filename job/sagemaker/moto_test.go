@@ -1,11 +1,8 @@
 package sagemaker_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sagemaker-go/training/internal/s3uri"
+	"github.com/sagemaker-go/training/job"
 	"github.com/sagemaker-go/training/job/sagemaker"
 	"github.com/sagemaker-go/training/job/sagemaker/mototest"
 )
@@ -27,19 +25,27 @@ import (
 // TrainingJobStatus Completed right away (one "Starting" transition and a
 // train:progress=100 final metric); it has no StopTrainingJob and no
 // training logs. The test asserts exactly that, through this package.
-func TestMoto(t *testing.T) {
+// motoJob starts moto, makes a client of all its endpoints, loads the job
+// file at path and creates the bucket of its S3OutputPath.
+func motoJob(t *testing.T, path string) (c *sagemaker.Client, spec job.Spec, bucket string) {
+	t.Helper()
 	url := mototest.Start(t)
 	testCredentials(t)
 	ctx := context.Background()
 	c, err := sagemaker.New(ctx, sagemaker.WithEndpointURL(url), sagemaker.WithS3EndpointURL(url), sagemaker.WithLogsEndpointURL(url))
 	require.NoError(t, err)
-
-	path, err := filepath.Abs(linearJob(t))
+	path, err = filepath.Abs(path)
 	require.NoError(t, err)
-	spec := loadSpec(t, path)
-	bucket, _, _ := strings.Cut(strings.TrimPrefix(spec.OutputDataConfig.S3OutputPath, "s3://"), "/")
+	spec = loadSpec(t, path)
+	bucket, _, _ = strings.Cut(strings.TrimPrefix(spec.OutputDataConfig.S3OutputPath, "s3://"), "/")
 	_, err = c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
+	return c, spec, bucket
+}
+
+func TestMoto(t *testing.T) {
+	c, spec, bucket := motoJob(t, linearJob(t))
+	ctx := context.Background()
 
 	name, err := c.Submit(ctx, spec, sagemaker.WithBaseName("linear"))
 	require.NoError(t, err)
@@ -109,17 +115,8 @@ func TestMoto(t *testing.T) {
 // (moto) as it is: its code is uploaded where the SageMaker SDK puts it,
 // the job names it, and the archive holds the example's code directory.
 func TestMotoLocalCode(t *testing.T) {
-	url := mototest.Start(t)
-	testCredentials(t)
+	c, spec, bucket := motoJob(t, filepath.Join("..", "..", "examples", "toolkit", "job.json"))
 	ctx := context.Background()
-	c, err := sagemaker.New(ctx, sagemaker.WithEndpointURL(url), sagemaker.WithS3EndpointURL(url), sagemaker.WithLogsEndpointURL(url))
-	require.NoError(t, err)
-	path, err := filepath.Abs(filepath.Join("..", "..", "examples", "toolkit", "job.json"))
-	require.NoError(t, err)
-	spec := loadSpec(t, path)
-	bucket, _, _ := strings.Cut(strings.TrimPrefix(spec.OutputDataConfig.S3OutputPath, "s3://"), "/")
-	_, err = c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	require.NoError(t, err)
 
 	name, err := c.Submit(ctx, spec, sagemaker.WithBaseName("toolkit"))
 	require.NoError(t, err)
@@ -134,29 +131,20 @@ func TestMotoLocalCode(t *testing.T) {
 	obj, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	require.NoError(t, err)
 	defer obj.Body.Close()
-	gz, err := gzip.NewReader(obj.Body)
-	require.NoError(t, err)
-	got := map[string][]byte{}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		if h.Typeflag == tar.TypeReg {
-			got[h.Name], _ = io.ReadAll(tr)
-		}
-	}
-	want := map[string][]byte{}
-	code := filepath.Join(filepath.Dir(path), "code")
+	want := map[string]string{}
+	code := filepath.Join(spec.BaseDir, "code")
 	require.NoError(t, filepath.WalkDir(code, func(p string, d os.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
+		if err != nil || p == code {
 			return err
 		}
 		rel, _ := filepath.Rel(code, p)
-		want[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		if d.IsDir() {
+			want[filepath.ToSlash(rel)+"/"] = ""
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		want[filepath.ToSlash(rel)] = string(b)
 		return err
 	}))
-	assert.Equal(t, want, got)
+	assert.Equal(t, want, readTarGz(t, obj.Body))
 }

@@ -298,6 +298,25 @@ func TestUploadLocalChannel(t *testing.T) {
 	assert.NotContains(t, body, "file://")
 }
 
+// readTarGz returns the entries of a tar.gz: a file's contents, a link's
+// target, "" for a directory.
+func readTarGz(t *testing.T, r io.Reader) map[string]string {
+	t.Helper()
+	gz, err := gzip.NewReader(r)
+	require.NoError(t, err)
+	got := map[string]string{}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return got
+		}
+		require.NoError(t, err)
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = string(b) + h.Linkname
+	}
+}
+
 // A local sagemaker_submit_directory goes where the SageMaker SDK puts a
 // job's code, <prefix>/<job>/source/sourcedir.tar.gz, and the
 // hyperparameter names it there, quoted as it was: a directory as a tar.gz
@@ -322,20 +341,8 @@ func TestUploadLocalCode(t *testing.T) {
 	assert.Contains(t, body, `"sagemaker_program":"\"train.py\""`)
 	archive, ok := f.objects["bucket/code-1/source/sourcedir.tar.gz"]
 	require.True(t, ok, "uploaded: %v", slices.Collect(maps.Keys(f.objects)))
-	gz, err := gzip.NewReader(bytes.NewReader(archive))
-	require.NoError(t, err)
-	got := map[string]string{}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		b, _ := io.ReadAll(tr)
-		got[h.Name] = string(b) + h.Linkname
-	}
-	assert.Equal(t, map[string]string{"train.py": "print('hi')\n", "lib/": "", "lib/util.py": "X = 1\n", "u.py": "lib/util.py"}, got)
+	assert.Equal(t, map[string]string{"train.py": "print('hi')\n", "lib/": "", "lib/util.py": "X = 1\n", "u.py": "lib/util.py"},
+		readTarGz(t, bytes.NewReader(archive)))
 
 	// An archive goes as it is; an unquoted value stays unquoted.
 	s.TrainingJobName = "code-2"
